@@ -1,0 +1,145 @@
+"""Every error tierwise raises, under one root, each knowing the HTTP status it maps to.
+
+    TierwiseError
+    ├── ConfigError                  the configuration file is wrong (start-up, not a request)
+    ├── ClientError                  the caller's mistake: 4xx
+    │   ├── InvalidRequest           400: malformed JSON, missing or mistyped field
+    │   ├── AuthenticationFailed     401
+    │   ├── PermissionDenied         403
+    │   ├── NotFound                 404: unknown route or model
+    │   ├── PayloadTooLarge          413
+    │   ├── RateLimited              429: a gateway key's own limit
+    │   └── BudgetExceeded           429 (Anthropic) / 429 (OpenAI): a gateway key's budget is spent
+    └── UpstreamError                the provider's failure: 5xx towards the client
+        ├── UpstreamUnavailable      503: no model could be reached (missing key, all fallbacks exhausted)
+        ├── UpstreamTimeout          504
+        ├── UpstreamConnectionError  502
+        └── UpstreamStatusError      the provider answered with an error status (kept, to be relayed)
+
+Wire formats turn these into the error body of the API the client spoke; nothing else builds error bodies.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class TierwiseError(Exception):
+    status: ClassVar[int] = 500
+    # The neutral error kind; each wire format maps it to its own vocabulary.
+    kind: ClassVar[str] = "api_error"
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+    @property
+    def http_status(self) -> int:
+        """The status the client sees."""
+        return self.status
+
+    @property
+    def error_kind(self) -> str:
+        """The neutral error kind the wire formats map to their own vocabulary."""
+        return self.kind
+
+
+class ConfigError(TierwiseError):
+    pass
+
+
+class ClientError(TierwiseError):
+    status = 400
+    kind = "invalid_request"
+
+
+class InvalidRequest(ClientError):
+    status = 400
+    kind = "invalid_request"
+
+
+class AuthenticationFailed(ClientError):
+    status = 401
+    kind = "authentication"
+
+
+class PermissionDenied(ClientError):
+    status = 403
+    kind = "permission"
+
+
+class NotFound(ClientError):
+    status = 404
+    kind = "not_found"
+
+
+class PayloadTooLarge(ClientError):
+    status = 413
+    kind = "request_too_large"
+
+
+class RateLimited(ClientError):
+    status = 429
+    kind = "rate_limit"
+
+
+class BudgetExceeded(RateLimited):
+    kind = "budget_exceeded"
+
+
+class UpstreamError(TierwiseError):
+    status = 502
+    kind = "api_error"
+    # Whether trying again (same or another model) may help; set per instance by the provider boundary.
+    retryable: bool = True
+
+
+class UpstreamUnavailable(UpstreamError):
+    status = 503
+    kind = "overloaded"
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    kind = "timeout"
+
+
+class UpstreamConnectionError(UpstreamError):
+    status = 502
+    kind = "api_error"
+
+
+class UpstreamStatusError(UpstreamError):
+    """The provider answered with an error status. 4xx caused by the request are relayed as they are.
+
+    ``kind`` is the neutral kind parsed from the provider's error body (see ``TierwiseError.kind``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        upstream_status: int,
+        kind: str,
+        retry_after_s: float | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message, param=param)
+        self.upstream_status = upstream_status
+        self.upstream_kind = kind
+        self.retry_after_s = retry_after_s
+        self.retryable = upstream_status in (408, 409, 429) or upstream_status >= 500
+
+    @property
+    def error_kind(self) -> str:
+        return self.upstream_kind if self.http_status < 500 else "api_error"
+
+    @property
+    def http_status(self) -> int:
+        """The status to show the client: the request's own faults as they are, outages as 502/503."""
+        if self.upstream_status < 500 and not self.retryable:
+            return self.upstream_status
+        if self.upstream_status == 429:
+            return 429
+        return 503 if self.upstream_status in (503, 529) else 502

@@ -1,0 +1,51 @@
+"""The one routing interface: a request's features in, a decision with its reasons out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+Tier = Literal["speed", "default", "escalation"]
+TIERS: tuple[Tier, ...] = ("speed", "default", "escalation")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteInput:
+    """What a router may look at. Built once per request from the ChatRequest and its headers."""
+
+    requested_model: str  # "auto", "tier/<name>", or a model alias
+    prompt: str  # the text of the last user turn (what learned routers score)
+    estimated_tokens: int  # the whole prompt: system, history, tools
+    needs_tools: bool = False
+    needs_vision: bool = False
+    needs_thinking: bool = False
+    explicit_tier: Tier | None = None  # from model="tier/..." or the x-tierwise-tier header
+    latency: str | None = None  # x-tierwise-latency, e.g. "realtime"
+    task: str | None = None  # a task label if the caller gave one (x-tierwise-task)
+    session: str | None = None  # x-tierwise-session, for stickiness
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoutingDecision:
+    """The chosen model, the tier it came from, the ordered fallbacks, and why."""
+
+    model: str  # model alias
+    tier: Tier | None  # None when the client named a model directly
+    reasons: tuple[str, ...]
+    fallbacks: tuple[str, ...] = ()  # aliases to try next, in order
+    policy: str = "rules"
+    score: float | None = None  # a learned router's score, when one was used
+    extras: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        """One short human-readable line, for the x-tierwise-reason header."""
+        return "; ".join(self.reasons)
+
+
+class Router(Protocol):
+    """Every routing strategy implements this, composition included (stickiness, cascade wrap a Router)."""
+
+    name: str
+
+    def decide(self, route_input: RouteInput) -> RoutingDecision: ...
