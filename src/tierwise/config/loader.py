@@ -1,0 +1,235 @@
+"""Read the YAML configuration once: keep line numbers for errors, validate, resolve into Settings.
+
+The environment is read here and nowhere else (provider keys and base-URL overrides).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, cast, get_args
+
+import yaml
+from pydantic import ValidationError
+
+from tierwise.config import schema
+from tierwise.config.settings import (
+    CascadeSettings,
+    LearnedSettings,
+    ModelSettings,
+    Prices,
+    ProviderKind,
+    ProviderSettings,
+    RoutingSettings,
+    Rule,
+    RuleCondition,
+    ServerSettings,
+    Settings,
+    Timeouts,
+)
+from tierwise.errors import ConfigError
+from tierwise.routing.decision import TIERS, Tier
+
+DEFAULT_CONFIG = "<default>"
+
+_DEFAULT_BASE_URLS: dict[str, str] = {
+    "anthropic": "https://api.anthropic.com",
+    "openai": "https://api.openai.com/v1",
+    "openrouter": "https://openrouter.ai/api/v1",
+    "ollama": "http://localhost:11434/v1",
+    "vllm": "http://localhost:8000/v1",
+}
+_KEYLESS_KINDS = frozenset({"ollama", "vllm"})
+
+Path_ = tuple[str | int, ...]
+
+
+def default_config_text() -> str:
+    return resources.files("tierwise.config").joinpath("default.yaml").read_text(encoding="utf-8")
+
+
+def load_settings(path: str | Path | None = None, *, environ: Mapping[str, str] | None = None) -> Settings:
+    """Load the file at ``path`` (None: the shipped default) and resolve it against the environment."""
+    env = os.environ if environ is None else environ
+    if path is None:
+        return parse_settings(default_config_text(), source=DEFAULT_CONFIG, environ=env)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    return parse_settings(text, source=str(path), environ=env)
+
+
+def parse_settings(text: str, *, source: str, environ: Mapping[str, str]) -> Settings:
+    raw, lines = _load_yaml_with_lines(text, source)
+    try:
+        parsed = schema.ConfigFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe_validation_error(exc, lines, source)) from None
+    return _resolve(parsed, source=source, environ=environ, lines=lines)
+
+
+# --- YAML with line numbers -------------------------------------------------------------------------------
+
+
+def _load_yaml_with_lines(text: str, source: str) -> tuple[Any, dict[Path_, int]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    if node is None:
+        raise ConfigError(f"{source}: the file is empty")
+    lines: dict[Path_, int] = {}
+    return _to_python(node, (), lines), lines
+
+
+def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.SafeLoader(" ").construct_object(key_node)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            result[key] = _to_python(value_node, (*path, key), lines)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, (*path, i), lines) for i, item in enumerate(node.value)]
+    return yaml.SafeLoader(" ").construct_object(node)
+
+
+def _describe_validation_error(exc: ValidationError, lines: dict[Path_, int], source: str) -> str:
+    messages = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        # pydantic appends the union member or literal name to loc; walk back to the nearest known path.
+        line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
+        where = ".".join(str(part) for part in loc) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            parent = ".".join(str(part) for part in loc[:-1]) or "the top level"
+            text = f"unknown key '{loc[-1]}' in {parent}"
+        else:
+            text = f"{where}: {error['msg']}"
+        messages.append(f"{source} line {line}: {text}" if line else f"{source}: {text}")
+    return "invalid configuration:\n  " + "\n  ".join(messages)
+
+
+# --- Resolution -------------------------------------------------------------------------------------------
+
+
+def _resolve(
+    parsed: schema.ConfigFile, *, source: str, environ: Mapping[str, str], lines: dict[Path_, int]
+) -> Settings:
+    def fail(path: Path_, message: str) -> ConfigError:
+        line = lines.get(path)
+        return ConfigError(f"{source} line {line}: {message}" if line else f"{source}: {message}")
+
+    providers = {
+        name: _resolve_provider(name, p, environ, fail) for name, p in parsed.providers.items()
+    }
+    models: dict[str, ModelSettings] = {}
+    for alias, m in parsed.models.items():
+        provider = providers.get(m.provider)
+        if provider is None:
+            raise fail(("models", alias, "provider"), f"model '{alias}' names unknown provider '{m.provider}'")
+        prices = None
+        if m.prices is not None:
+            prices = Prices(
+                input=m.prices.input,
+                output=m.prices.output,
+                cache_read=m.prices.cache_read,
+                cache_write=m.prices.cache_write,
+            )
+        models[alias] = ModelSettings(
+            alias=alias,
+            provider=provider,
+            upstream_id=m.id,
+            context_window=m.context_window,
+            max_output_tokens=m.max_output_tokens,
+            capabilities=frozenset(m.capabilities),
+            prices=prices,
+            price_ref=m.price_ref,
+        )
+    tiers: dict[Tier, tuple[str, ...]] = {}
+    for tier in TIERS:
+        aliases = parsed.tiers.get(tier, [])
+        for i, alias in enumerate(aliases):
+            if alias not in models:
+                raise fail(("tiers", tier, i), f"tier '{tier}' names unknown model '{alias}'")
+        tiers[tier] = tuple(aliases)
+    if not any(tiers.values()):
+        raise fail(("tiers",), "no tier names any model")
+    return Settings(
+        server=ServerSettings(
+            host=parsed.server.host, port=parsed.server.port, max_body_bytes=parsed.server.max_body_bytes
+        ),
+        ledger_path=parsed.ledger.path,
+        providers=providers,
+        models=models,
+        tiers=tiers,
+        routing=_resolve_routing(parsed.routing),
+        source=source,
+    )
+
+
+def _resolve_provider(name: str, p: schema.ProviderFile, environ: Mapping[str, str], fail: Any) -> ProviderSettings:
+    base_url = (environ.get(p.base_url_env) if p.base_url_env else None) or p.base_url
+    base_url = base_url or _DEFAULT_BASE_URLS.get(p.kind)
+    if not base_url:
+        raise fail(("providers", name, "base_url"), f"provider '{name}' of kind {p.kind} needs a base_url")
+    assert p.kind in get_args(ProviderKind)
+    return ProviderSettings(
+        name=name,
+        kind=cast(ProviderKind, p.kind),
+        api="anthropic" if p.kind == "anthropic" else "openai",
+        base_url=base_url.rstrip("/"),
+        api_key=(environ.get(p.api_key_env) or None) if p.api_key_env else None,
+        api_key_env=p.api_key_env,
+        requires_key=p.kind not in _KEYLESS_KINDS and p.api_key_env is not None,
+        timeouts=Timeouts(
+            connect_s=p.timeouts.connect, first_token_s=p.timeouts.first_token, total_s=p.timeouts.total
+        ),
+        headers=dict(p.headers),
+    )
+
+
+def _as_set(value: str | list[str] | None) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    return frozenset([value] if isinstance(value, str) else value)
+
+
+def _resolve_routing(r: schema.RoutingFile) -> RoutingSettings:
+    rules = tuple(
+        Rule(
+            name=rule.name or f"rule {i + 1}",
+            tier=rule.tier,
+            when=RuleCondition(
+                latency=_as_set(rule.when.latency),
+                task=_as_set(rule.when.task),
+                min_tokens=rule.when.min_tokens,
+                max_tokens=rule.when.max_tokens,
+                tools=rule.when.tools,
+                images=rule.when.images,
+            ),
+        )
+        for i, rule in enumerate(r.rules)
+    )
+    return RoutingSettings(
+        policy=r.policy,
+        default_tier=r.default_tier,
+        rules=rules,
+        fallback_to_next_tier=r.fallback_to_next_tier,
+        learned=LearnedSettings(
+            artifact=r.learned.artifact,
+            threshold=r.learned.threshold,
+            weak_tier=r.learned.weak_tier,
+            strong_tier=r.learned.strong_tier,
+        ),
+        cascade=CascadeSettings(
+            cheap_tier=r.cascade.cheap_tier,
+            checker_tier=r.cascade.checker_tier,
+            strong_tier=r.cascade.strong_tier,
+        ),
+    )

@@ -1,0 +1,102 @@
+"""The shape of the YAML configuration file, validated once at start-up (pydantic lives only here)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TierName = Literal["speed", "default", "escalation"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TimeoutsFile(_Strict):
+    connect: float = Field(10.0, gt=0)
+    first_token: float = Field(120.0, gt=0)
+    total: float = Field(600.0, gt=0)
+
+
+class ProviderFile(_Strict):
+    kind: Literal["anthropic", "openai", "openai-compatible", "openrouter", "ollama", "vllm"]
+    base_url: str | None = None
+    base_url_env: str | None = None  # when this variable is set, it overrides base_url
+    api_key_env: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeouts: TimeoutsFile = Field(default_factory=TimeoutsFile)
+
+
+class PricesFile(_Strict):
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal | None = None
+    cache_write: Decimal | None = None
+
+
+class ModelFile(_Strict):
+    provider: str
+    id: str
+    context_window: int = Field(128_000, gt=0)
+    max_output_tokens: int = Field(8_192, gt=0)
+    capabilities: list[Literal["tools", "vision", "thinking"]] = Field(default_factory=list)
+    prices: PricesFile | None = None
+    price_ref: str | None = None
+
+
+class ConditionFile(_Strict):
+    latency: str | list[str] | None = None
+    task: str | list[str] | None = None
+    min_tokens: int | None = Field(None, ge=0)
+    max_tokens: int | None = Field(None, ge=0)
+    tools: bool | None = None
+    images: bool | None = None
+
+
+class RuleFile(_Strict):
+    name: str | None = None
+    when: ConditionFile
+    tier: TierName
+
+
+class LearnedFile(_Strict):
+    artifact: str | None = None
+    threshold: float = Field(0.5, ge=0, le=1)
+    weak_tier: TierName = "default"
+    strong_tier: TierName = "escalation"
+
+
+class CascadeFile(_Strict):
+    cheap_tier: TierName = "default"
+    checker_tier: TierName = "speed"
+    strong_tier: TierName = "escalation"
+
+
+class RoutingFile(_Strict):
+    policy: Literal["rules", "learned", "cascade"] = "rules"
+    default_tier: TierName = "default"
+    fallback_to_next_tier: bool = True
+    rules: list[RuleFile] = Field(default_factory=list)
+    learned: LearnedFile = Field(default_factory=LearnedFile)
+    cascade: CascadeFile = Field(default_factory=CascadeFile)
+
+
+class ServerFile(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8787, ge=0, le=65535)
+    max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)
+
+
+class LedgerFile(_Strict):
+    path: str = "tierwise.db"
+
+
+class ConfigFile(_Strict):
+    server: ServerFile = Field(default_factory=ServerFile)
+    ledger: LedgerFile = Field(default_factory=LedgerFile)
+    providers: dict[str, ProviderFile]
+    models: dict[str, ModelFile]
+    tiers: dict[TierName, list[str]]
+    routing: RoutingFile = Field(default_factory=RoutingFile)

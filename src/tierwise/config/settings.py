@@ -1,0 +1,141 @@
+"""The resolved configuration: frozen objects the rest of tierwise reads, built once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+from tierwise.routing.decision import Tier
+
+ProviderKind = Literal["anthropic", "openai", "openai-compatible", "openrouter", "ollama", "vllm"]
+Capability = Literal["tools", "vision", "thinking"]
+PolicyName = Literal["rules", "learned", "cascade"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timeouts:
+    connect_s: float = 10.0
+    first_token_s: float = 120.0
+    total_s: float = 600.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderSettings:
+    name: str
+    kind: ProviderKind
+    api: Literal["openai", "anthropic"]  # the wire format it speaks
+    base_url: str
+    api_key: str | None  # resolved from the environment; never logged
+    api_key_env: str | None
+    requires_key: bool
+    timeouts: Timeouts
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def missing_key(self) -> bool:
+        return self.requires_key and not self.api_key
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prices:
+    """USD per million tokens; an explicit override of the genai-prices data."""
+
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal | None = None
+    cache_write: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelSettings:
+    alias: str
+    provider: ProviderSettings
+    upstream_id: str
+    context_window: int
+    max_output_tokens: int
+    capabilities: frozenset[Capability]
+    prices: Prices | None = None  # None: look the model up in genai-prices
+    price_ref: str | None = None  # the genai-prices model name when it differs from upstream_id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleCondition:
+    """All set fields must hold for the rule to match."""
+
+    latency: frozenset[str] = frozenset()
+    task: frozenset[str] = frozenset()
+    min_tokens: int | None = None
+    max_tokens: int | None = None
+    tools: bool | None = None
+    images: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    name: str
+    when: RuleCondition
+    tier: Tier
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LearnedSettings:
+    artifact: str | None = None  # None: the router shipped in the package
+    threshold: float = 0.5
+    weak_tier: Tier = "default"
+    strong_tier: Tier = "escalation"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CascadeSettings:
+    """Answer with ``cheap_tier``; escalate when two cheap answers disagree (non-streaming requests only)."""
+
+    cheap_tier: Tier = "default"
+    checker_tier: Tier = "speed"
+    strong_tier: Tier = "escalation"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoutingSettings:
+    policy: PolicyName = "rules"
+    default_tier: Tier = "default"
+    rules: tuple[Rule, ...] = ()
+    fallback_to_next_tier: bool = True
+    learned: LearnedSettings = field(default_factory=LearnedSettings)
+    cascade: CascadeSettings = field(default_factory=CascadeSettings)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8787
+    max_body_bytes: int = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    server: ServerSettings
+    ledger_path: str
+    providers: dict[str, ProviderSettings]
+    models: dict[str, ModelSettings]
+    tiers: dict[Tier, tuple[str, ...]]
+    routing: RoutingSettings
+    source: str  # the file it came from, or "<default>"
+
+    def tier_of(self, alias: str) -> Tier | None:
+        for tier, aliases in self.tiers.items():
+            if alias in aliases:
+                return tier
+        return None
+
+    def warnings(self) -> list[str]:
+        """Problems worth reporting at start-up that do not stop the gateway (e.g. missing keys)."""
+        notes = []
+        for provider in self.providers.values():
+            if provider.missing_key:
+                users = sorted(m.alias for m in self.models.values() if m.provider is provider)
+                notes.append(
+                    f"provider '{provider.name}': ${provider.api_key_env} is not set; "
+                    f"requests routed to {', '.join(users) or 'its models'} will get a clear error"
+                )
+        return notes
