@@ -29,15 +29,16 @@ class TierwiseError(Exception):
     # The neutral error kind; each wire format maps it to its own vocabulary.
     kind: ClassVar[str] = "api_error"
 
-    def __init__(self, message: str, *, param: str | None = None) -> None:
+    def __init__(self, message: str, *, param: str | None = None, status: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
+        self._status = status  # overrides the class's status, e.g. to keep aiohttp's 405
 
     @property
     def http_status(self) -> int:
         """The status the client sees."""
-        return self.status
+        return self._status or self.status
 
     @property
     def error_kind(self) -> str:
@@ -110,6 +111,9 @@ class UpstreamConnectionError(UpstreamError):
     kind = "api_error"
 
 
+REQUEST_FAULTS = frozenset({400, 413, 422})  # upstream statuses that blame the request itself
+
+
 class UpstreamStatusError(UpstreamError):
     """The provider answered with an error status. 4xx caused by the request are relayed as they are.
 
@@ -129,17 +133,20 @@ class UpstreamStatusError(UpstreamError):
         self.upstream_status = upstream_status
         self.upstream_kind = kind
         self.retry_after_s = retry_after_s
-        self.retryable = upstream_status in (408, 409, 429) or upstream_status >= 500
+        # Only the request's own faults are final; anything else (our upstream key rejected, a model
+        # missing upstream, rate limits, outages) may go better on another attempt or another model.
+        self.retryable = upstream_status not in REQUEST_FAULTS
 
     @property
     def error_kind(self) -> str:
-        return self.upstream_kind if self.http_status < 500 else "api_error"
+        status = self.http_status
+        if status < 500:
+            return self.upstream_kind
+        return "overloaded" if status == 503 else "api_error"
 
     @property
     def http_status(self) -> int:
         """The status to show the client: the request's own faults as they are, outages as 502/503."""
-        if self.upstream_status < 500 and not self.retryable:
+        if self.upstream_status in REQUEST_FAULTS or self.upstream_status == 429:
             return self.upstream_status
-        if self.upstream_status == 429:
-            return 429
         return 503 if self.upstream_status in (503, 529) else 502

@@ -125,9 +125,7 @@ def _resolve(
         line = lines.get(path)
         return ConfigError(f"{source} line {line}: {message}" if line else f"{source}: {message}")
 
-    providers = {
-        name: _resolve_provider(name, p, environ, fail) for name, p in parsed.providers.items()
-    }
+    providers = {name: _resolve_provider(name, p, environ, fail) for name, p in parsed.providers.items()}
     models: dict[str, ModelSettings] = {}
     for alias, m in parsed.models.items():
         provider = providers.get(m.provider)
@@ -187,9 +185,7 @@ def _resolve_provider(name: str, p: schema.ProviderFile, environ: Mapping[str, s
         api_key=(environ.get(p.api_key_env) or None) if p.api_key_env else None,
         api_key_env=p.api_key_env,
         requires_key=p.kind not in _KEYLESS_KINDS and p.api_key_env is not None,
-        timeouts=Timeouts(
-            connect_s=p.timeouts.connect, first_token_s=p.timeouts.first_token, total_s=p.timeouts.total
-        ),
+        timeouts=Timeouts(connect_s=p.timeouts.connect, first_token_s=p.timeouts.first_token, total_s=p.timeouts.total),
         headers=dict(p.headers),
     )
 

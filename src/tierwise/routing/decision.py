@@ -16,6 +16,7 @@ class RouteInput:
     requested_model: str  # "auto", "tier/<name>", or a model alias
     prompt: str  # the text of the last user turn (what learned routers score)
     estimated_tokens: int  # the whole prompt: system, history, tools
+    max_output_tokens: int | None = None  # what the client asked for, reserved in the context window
     needs_tools: bool = False
     needs_vision: bool = False
     needs_thinking: bool = False

@@ -1,0 +1,124 @@
+"""The ``tierwise`` command: serve, route, report, and the routing-brain commands (eval, train, calibrate)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from tierwise.errors import TierwiseError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        code: int = args.handler(args)
+    except TierwiseError as err:
+        print(f"tierwise: {err.message}", file=sys.stderr)
+        return 1
+    except FileNotFoundError as err:
+        print(f"tierwise: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tierwise", description=__doc__)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", help="YAML config file (default: the shipped default config)")
+    serve.add_argument("--host", help="address to listen on (default: from the config, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: from the config, 8787)")
+    serve.set_defaults(handler=_serve)
+
+    route = commands.add_parser("route", help="show the routing decision for a prompt, calling nobody")
+    route.add_argument("prompt", help="the user prompt")
+    route.add_argument("--config", help="YAML config file")
+    route.add_argument("--model", default="auto", help="auto, tier/NAME or a model alias (default: auto)")
+    route.add_argument("--latency", help="as the x-tierwise-latency header, e.g. realtime")
+    route.add_argument("--tier", help="as the x-tierwise-tier header")
+    route.add_argument("--tools", action="store_true", help="the request offers tools")
+    route.add_argument("--json", action="store_true", help="print JSON")
+    route.set_defaults(handler=_route)
+
+    report = commands.add_parser("report", help="requests, spend and savings from the ledger")
+    report.add_argument("--config", help="YAML config file (to find the ledger)")
+    report.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
+    report.add_argument("--json", action="store_true", help="print JSON")
+    report.set_defaults(handler=_report)
+
+    try:
+        from tierwise.brain.commands import register
+    except ImportError:  # the routing brain is optional at run time
+        pass
+    else:
+        register(commands)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from tierwise.config.loader import load_settings
+    from tierwise.server.app import serve
+
+    settings = load_settings(args.config)
+    serve(settings, host=args.host or settings.server.host, port=args.port or settings.server.port)
+    return 0
+
+
+def _route(args: argparse.Namespace) -> int:
+    from tierwise.config.loader import load_settings
+    from tierwise.routing.features import route_input
+    from tierwise.routing.policies import build_router
+    from tierwise.types import ChatRequest, Message, TextPart, ToolSpec
+
+    settings = load_settings(args.config)
+    request = ChatRequest(
+        model=args.model,
+        messages=(Message(role="user", parts=(TextPart(text=args.prompt),)),),
+        tools=(ToolSpec(name="tool"),) if args.tools else (),
+    )
+    headers = {k: v for k, v in (("x-tierwise-latency", args.latency), ("x-tierwise-tier", args.tier)) if v}
+    features = route_input(request, headers)
+    decision = build_router(settings).decide(features)
+    model = settings.models[decision.model]
+    result = {
+        "model": decision.model,
+        "upstream_model": model.upstream_id,
+        "provider": model.provider.name,
+        "tier": decision.tier,
+        "policy": decision.policy,
+        "reasons": list(decision.reasons),
+        "fallbacks": list(decision.fallbacks),
+        "score": decision.score,
+        "estimated_tokens": features.estimated_tokens,
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"model     {decision.model} ({model.provider.name}: {model.upstream_id})")
+        print(f"tier      {decision.tier or '-'}   policy {decision.policy}")
+        print(f"reason    {decision.reason}")
+        print(f"fallbacks {', '.join(decision.fallbacks) or '-'}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from tierwise.config.loader import load_settings
+    from tierwise.ledger.report import build_report, format_report
+
+    path = args.ledger or load_settings(args.config).ledger_path
+    report = build_report(path)
+    print(json.dumps(report.as_dict(), indent=2) if args.json else format_report(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

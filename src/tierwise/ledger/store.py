@@ -1,0 +1,189 @@
+"""The cost ledger: one SQLite row per request, written by a background thread in batches.
+
+The request path only appends to a queue; pricing and disk I/O happen on the writer thread. ``close()``
+drains the queue, so nothing handed to ``record`` before shutdown is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from decimal import Decimal
+from pathlib import Path
+
+from tierwise.config.settings import ModelSettings
+from tierwise.ledger.entry import LedgerEntry
+from tierwise.pricing import PriceBook
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    request_id TEXT PRIMARY KEY,
+    started_at REAL NOT NULL,
+    api TEXT NOT NULL,
+    requested_model TEXT NOT NULL,
+    stream INTEGER NOT NULL,
+    policy TEXT,
+    tier TEXT,
+    model TEXT,
+    upstream_model TEXT,
+    provider TEXT,
+    reasons TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    error TEXT,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    cost_usd TEXT,
+    baseline_cost_usd TEXT,
+    latency_ms REAL NOT NULL,
+    ttft_ms REAL,
+    attempts INTEGER NOT NULL,
+    attempts_detail TEXT NOT NULL,
+    session TEXT,
+    key_id TEXT
+);
+CREATE INDEX IF NOT EXISTS requests_started_at ON requests (started_at);
+"""
+_INSERT = f"INSERT OR REPLACE INTO requests VALUES ({', '.join('?' * 26)})"
+_BATCH = 256
+_STOP = object()
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.executescript(_SCHEMA)
+    connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    return connection
+
+
+class Ledger:
+    """Owns the writer thread. ``models`` prices each row; ``baseline`` is the model every row is compared
+    with (the escalation tier's first model: what running everything on the premium tier would cost)."""
+
+    def __init__(self, path: str | Path, *, models: dict[str, ModelSettings], baseline: str | None) -> None:
+        self.path = str(path)
+        self._models = models
+        self._baseline = models.get(baseline) if baseline else None
+        self._prices = PriceBook()
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._written = 0
+        self._failed: Exception | None = None
+        connect(self.path).close()  # fail at start-up, not on the first request, if the file is unusable
+        self._thread = threading.Thread(target=self._run, name="tierwise-ledger", daemon=True)
+        self._thread.start()
+
+    @property
+    def healthy(self) -> bool:
+        return self._thread.is_alive() and self._failed is None
+
+    @property
+    def written(self) -> int:
+        return self._written
+
+    def record(self, entry: LedgerEntry) -> None:
+        """Cheap and non-blocking: safe to call from the event loop."""
+        self._queue.put(entry)
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Write everything recorded so far, then stop the writer."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        with closing(connect(self.path)) as connection:
+            stopping = False
+            while not stopping:
+                batch: list[LedgerEntry] = []
+                item = self._queue.get()
+                while True:
+                    if item is _STOP:
+                        stopping = True
+                    else:
+                        assert isinstance(item, LedgerEntry)
+                        batch.append(item)
+                    if stopping or len(batch) >= _BATCH:
+                        break
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                if batch:
+                    self._write(connection, batch)
+
+    def _write(self, connection: sqlite3.Connection, batch: list[LedgerEntry]) -> None:
+        rows = [self._row(entry) for entry in batch]
+        for attempt in range(5):
+            try:
+                with connection:
+                    connection.executemany(_INSERT, rows)
+                self._written += len(rows)
+                self._failed = None
+                return
+            except sqlite3.OperationalError as exc:  # e.g. locked by a reader for longer than the timeout
+                self._failed = exc
+                threading.Event().wait(0.2 * (attempt + 1))
+
+    def _row(self, e: LedgerEntry) -> tuple[object, ...]:
+        model = self._models.get(e.model) if e.model else None
+        cost = self._prices.cost(model, e.usage) if model is not None else None
+        baseline = self._prices.cost(self._baseline, e.usage) if self._baseline is not None else None
+        u = e.usage
+        return (
+            e.request_id,
+            e.started_at,
+            e.api,
+            e.requested_model,
+            int(e.stream),
+            e.policy,
+            e.tier,
+            e.model,
+            e.upstream_model,
+            e.provider,
+            e.reasons,
+            e.status,
+            e.error,
+            u.input_tokens,
+            u.output_tokens,
+            u.cache_read_tokens,
+            u.cache_write_tokens,
+            u.reasoning_tokens,
+            _decimal_text(cost),
+            _decimal_text(baseline),
+            round(e.latency_ms, 3),
+            round(e.ttft_ms, 3) if e.ttft_ms is not None else None,
+            len(e.attempts),
+            json.dumps(
+                [
+                    {"model": a.model, "status": a.status, "error": a.error, "latency_ms": round(a.latency_ms, 3)}
+                    for a in e.attempts
+                ]
+            ),
+            e.session,
+            e.key_id,
+        )
+
+
+def _decimal_text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+@contextmanager
+def read_only(path: str | Path) -> Iterator[sqlite3.Connection]:
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no ledger at {path}")
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    connection.row_factory = sqlite3.Row
+    try:
+        yield connection
+    finally:
+        connection.close()

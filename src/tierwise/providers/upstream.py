@@ -1,0 +1,95 @@
+"""An upstream provider: one HTTP API (through its wire format), one base URL, one key.
+
+Every transport failure is turned into a tierwise ``UpstreamError`` here, at the boundary, so the layers
+above can tell an outage from a bad request without knowing about aiohttp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+
+from tierwise.config.settings import ModelSettings, ProviderSettings
+from tierwise.errors import UpstreamConnectionError, UpstreamTimeout
+from tierwise.types import ChatRequest, ChatResponse, StreamEvent
+from tierwise.wire.format import wire_for
+from tierwise.wire.sse import SseDecoder
+
+
+class UpstreamProvider:
+    def __init__(self, settings: ProviderSettings, session: aiohttp.ClientSession) -> None:
+        self.settings = settings
+        self.wire = wire_for(settings.api)
+        self._session = session
+        self._url = settings.base_url + self.wire.UPSTREAM_PATH
+        self._headers = {**self.wire.upstream_headers(settings.api_key), **settings.headers}
+        t = settings.timeouts
+        self._timeout = aiohttp.ClientTimeout(total=t.total_s, sock_connect=t.connect_s)
+        self._first_token_s = t.first_token_s
+
+    def _body(self, request: ChatRequest, model: ModelSettings) -> bytes:
+        return self.wire.build_upstream_request(
+            request, upstream_model=model.upstream_id, default_max_tokens=model.max_output_tokens
+        )
+
+    async def complete(self, request: ChatRequest, model: ModelSettings) -> ChatResponse:
+        body = self._body(request, model)
+        try:
+            async with asyncio.timeout(self._first_token_s):
+                async with self._session.post(
+                    self._url, data=body, headers=self._headers, timeout=self._timeout
+                ) as response:
+                    payload = await response.read()
+                    if response.status >= 400:
+                        raise self.wire.parse_upstream_error(response.status, payload, response.headers)
+        except TimeoutError:
+            raise UpstreamTimeout(f"{model.alias}: no answer within {self._first_token_s:g}s") from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamConnectionError(f"{model.alias}: {_describe(exc)}") from None
+        return self.wire.parse_upstream_response(payload)
+
+    async def stream(self, request: ChatRequest, model: ModelSettings) -> AsyncIterator[StreamEvent]:
+        """Events as they arrive. Close the iterator (``aclose``) to cancel the upstream call."""
+        body = self._body(request, model)
+        try:
+            async with asyncio.timeout(self._first_token_s):
+                response = await self._session.post(self._url, data=body, headers=self._headers, timeout=self._timeout)
+            finished = False
+            try:
+                if response.status >= 400:
+                    payload = await response.read()
+                    raise self.wire.parse_upstream_error(response.status, payload, response.headers)
+                decoder = SseDecoder()
+                parser = self.wire.UpstreamStreamParser()
+                async for chunk in response.content.iter_any():
+                    for sse in decoder.feed(chunk):
+                        for event in parser.feed(sse):
+                            yield event
+                for sse in decoder.close():
+                    for event in parser.feed(sse):
+                        yield event
+                for event in parser.finish():
+                    yield event
+                finished = True
+            finally:
+                # Closing (not releasing) drops the connection, which is how an abandoned stream is cancelled.
+                if finished:
+                    response.release()
+                else:
+                    response.close()
+        except TimeoutError:
+            raise UpstreamTimeout(f"{model.alias}: stream timed out") from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamConnectionError(f"{model.alias}: {_describe(exc)}") from None
+
+
+def _describe(exc: aiohttp.ClientError) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {exc.host}:{exc.port}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "the response was cut short"
+    return type(exc).__name__

@@ -1,0 +1,90 @@
+"""Which models of a tier can take a request: context window, capabilities and credentials decide."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tierwise.config.settings import ModelSettings, Settings
+from tierwise.errors import UpstreamUnavailable
+from tierwise.routing.decision import RouteInput, RoutingDecision, Tier
+
+# Tiers ordered by strength; a request no model of its tier can take moves up (then down) this ladder.
+_LADDER: dict[Tier, tuple[Tier, ...]] = {
+    "speed": ("speed", "default", "escalation"),
+    "default": ("default", "escalation", "speed"),
+    "escalation": ("escalation", "default", "speed"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    tier: Tier
+    models: tuple[str, ...]  # usable, in preference order
+    notes: tuple[str, ...]  # why models were skipped or the tier changed
+
+
+def unfit_reason(model: ModelSettings, route_input: RouteInput) -> str | None:
+    """Why ``model`` cannot take the request, or None if it can."""
+    needed = route_input.estimated_tokens + (route_input.max_output_tokens or 0)
+    if needed > model.context_window:
+        return f"{model.alias} context {model.context_window // 1000}k < ~{needed // 1000}k tokens"
+    if route_input.needs_tools and "tools" not in model.capabilities:
+        return f"{model.alias} lacks tools"
+    if route_input.needs_vision and "vision" not in model.capabilities:
+        return f"{model.alias} lacks vision"
+    if route_input.needs_thinking and "thinking" not in model.capabilities:
+        return f"{model.alias} lacks thinking"
+    return None
+
+
+def usable_in_tier(settings: Settings, tier: Tier, route_input: RouteInput) -> tuple[list[str], list[str]]:
+    usable: list[str] = []
+    notes: list[str] = []
+    for alias in settings.tiers.get(tier, ()):
+        reason = unfit_reason(settings.models[alias], route_input)
+        if reason is None:
+            usable.append(alias)
+        else:
+            notes.append(f"skipped {reason}")
+    return usable, notes
+
+
+def pick_candidates(settings: Settings, tier: Tier, route_input: RouteInput) -> Candidates:
+    """The usable models of ``tier``; if none, of the nearest tier that has some (when allowed).
+
+    Models whose provider key is missing stay in the list: dispatch reports them clearly and moves on, so
+    that a misconfiguration shows in the ledger instead of silently changing the route.
+    """
+    usable, notes = usable_in_tier(settings, tier, route_input)
+    if usable or not settings.routing.fallback_to_next_tier:
+        return Candidates(tier, tuple(usable), tuple(notes))
+    for other in _LADDER[tier][1:]:
+        other_usable, _ = usable_in_tier(settings, other, route_input)
+        if other_usable:
+            notes.append(f"no {tier} model fits; moved to {other}")
+            return Candidates(other, tuple(other_usable), tuple(notes))
+    return Candidates(tier, (), tuple(notes))
+
+
+def decide_in_tier(
+    settings: Settings,
+    tier: Tier,
+    reasons: list[str],
+    route_input: RouteInput,
+    *,
+    policy: str,
+    score: float | None = None,
+) -> RoutingDecision:
+    """Turn a chosen tier into a decision: its first usable model, the rest as fallbacks."""
+    found = pick_candidates(settings, tier, route_input)
+    if not found.models:
+        detail = "; ".join(found.notes) or f"tier {tier} has no models"
+        raise UpstreamUnavailable(f"no configured model can take this request ({detail})")
+    return RoutingDecision(
+        model=found.models[0],
+        tier=found.tier,
+        reasons=(*reasons, *found.notes),
+        fallbacks=found.models[1:],
+        policy=policy,
+        score=score,
+    )

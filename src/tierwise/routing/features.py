@@ -1,0 +1,93 @@
+"""Build a router's view of a request (RouteInput) from the internal request and the gateway headers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import cast
+
+from tierwise.errors import InvalidRequest
+from tierwise.routing.decision import TIERS, RouteInput, Tier
+from tierwise.types import ChatRequest, ImagePart, TextPart, ToolCallPart, ToolResultPart
+
+# A rough, fast token estimate: about four characters a token for English text and JSON.
+_CHARS_PER_TOKEN = 4
+_IMAGE_TOKENS = 1600  # a typical image costs about this many input tokens on current models
+_MESSAGE_OVERHEAD = 4
+
+TIER_PREFIX = "tier/"
+
+
+def estimate_tokens(request: ChatRequest) -> int:
+    chars = sum(len(part.text) for part in request.system)
+    tokens = 0
+    for message in request.messages:
+        tokens += _MESSAGE_OVERHEAD
+        for part in message.parts:
+            if isinstance(part, TextPart):
+                chars += len(part.text)
+            elif isinstance(part, ImagePart):
+                tokens += _IMAGE_TOKENS
+            elif isinstance(part, ToolCallPart):
+                chars += len(part.arguments) + len(part.name)
+            elif isinstance(part, ToolResultPart):
+                for item in part.content:
+                    if isinstance(item, TextPart):
+                        chars += len(item.text)
+                    else:
+                        tokens += _IMAGE_TOKENS
+    for tool in request.tools:
+        chars += len(tool.name) + len(tool.description or "") + len(str(tool.parameters))
+    return tokens + chars // _CHARS_PER_TOKEN
+
+
+def last_user_text(request: ChatRequest) -> str:
+    for message in reversed(request.messages):
+        if message.role != "user":
+            continue
+        texts = [part.text for part in message.parts if isinstance(part, TextPart)]
+        if texts:
+            return "\n".join(texts)
+    return ""
+
+
+def _needs_vision(request: ChatRequest) -> bool:
+    for message in request.messages:
+        for part in message.parts:
+            if isinstance(part, ImagePart):
+                return True
+            if isinstance(part, ToolResultPart) and any(isinstance(c, ImagePart) for c in part.content):
+                return True
+    return False
+
+
+def _parse_tier(value: str, where: str) -> Tier:
+    if value not in TIERS:
+        raise InvalidRequest(
+            f"{where}: unknown tier '{value}'; expected one of {', '.join(TIERS)}",
+            param="model" if where == "model" else None,
+        )
+    return cast(Tier, value)
+
+
+def route_input(request: ChatRequest, headers: Mapping[str, str]) -> RouteInput:
+    """``headers`` must answer lower-case names (aiohttp's CIMultiDict does)."""
+    explicit: Tier | None = None
+    if request.model.startswith(TIER_PREFIX):
+        explicit = _parse_tier(request.model[len(TIER_PREFIX) :], "model")
+    header_tier = headers.get("x-tierwise-tier")
+    if header_tier and explicit is None:
+        explicit = _parse_tier(header_tier.strip().lower(), "x-tierwise-tier header")
+    latency = headers.get("x-tierwise-latency")
+    return RouteInput(
+        requested_model=request.model,
+        prompt=last_user_text(request),
+        estimated_tokens=estimate_tokens(request),
+        max_output_tokens=request.max_tokens,
+        needs_tools=bool(request.tools),
+        needs_vision=_needs_vision(request),
+        needs_thinking=request.thinking_budget is not None,
+        explicit_tier=explicit,
+        latency=latency.strip().lower() if latency else None,
+        task=(headers.get("x-tierwise-task") or "").strip().lower() or None,
+        session=headers.get("x-tierwise-session") or None,
+    )

@@ -1,0 +1,109 @@
+"""The aiohttp application: routes, error shapes for everything outside the chat endpoints, start and stop."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from tierwise.config.settings import Settings
+from tierwise.errors import InvalidRequest, NotFound, TierwiseError
+from tierwise.server.chat import GATEWAY, ChatEndpoint
+from tierwise.server.gateway import Gateway
+from tierwise.wire.format import wire_for
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def build_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[_api_shaped_errors])
+    app.router.add_post("/v1/chat/completions", ChatEndpoint("openai"))
+    app.router.add_post("/v1/messages", ChatEndpoint("anthropic"))
+    app.router.add_get("/v1/models", _list_models)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+
+    async def start(app: web.Application) -> None:
+        app[GATEWAY] = Gateway.start(settings)
+
+    async def stop(app: web.Application) -> None:
+        await app[GATEWAY].close()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    return app
+
+
+def _is_anthropic(request: web.Request) -> bool:
+    return request.path.startswith("/v1/messages") or "anthropic-version" in request.headers
+
+
+@web.middleware
+async def _api_shaped_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """aiohttp's own 404/405/413 become error bodies of the API the client speaks."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        err: TierwiseError
+        if exc.status == 404:
+            err = NotFound(f"no route for {request.method} {request.path}")
+        else:
+            err = InvalidRequest(exc.reason, status=exc.status)  # keep aiohttp's status (405, 413, ...)
+        status, body = wire_for("anthropic" if _is_anthropic(request) else "openai").render_error(err)
+        return web.Response(status=status, body=body, content_type="application/json")
+
+
+async def _list_models(request: web.Request) -> web.Response:
+    settings = request.app[GATEWAY].settings
+    names = ["auto", "tier/speed", "tier/default", "tier/escalation", *settings.models]
+    if _is_anthropic(request):
+        data = [
+            {"type": "model", "id": name, "display_name": name, "created_at": "2025-01-01T00:00:00Z"} for name in names
+        ]
+        payload: dict[str, object] = {"data": data, "has_more": False, "first_id": names[0], "last_id": names[-1]}
+    else:
+        payload = {
+            "object": "list",
+            "data": [{"id": name, "object": "model", "created": 0, "owned_by": "tierwise"} for name in names],
+        }
+    return web.Response(body=orjson.dumps(payload), content_type="application/json")
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    usable = [m.alias for m in gateway.settings.models.values() if not m.provider.missing_key]
+    ready = gateway.ledger.healthy and bool(usable)
+    body = {"status": "ready" if ready else "not ready", "ledger": gateway.ledger.healthy, "usable_models": usable}
+    return web.json_response(body, status=200 if ready else 503)
+
+
+def serve(settings: Settings, *, host: str, port: int) -> None:
+    """Run until SIGINT/SIGTERM; the ledger is flushed on the way out."""
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # not on every platform; asyncio's loop works, a little slower
+        pass
+    for note in settings.warnings():
+        print(f"tierwise: warning: {note}", file=sys.stderr)
+    tiers = ", ".join(f"{tier}={'/'.join(models) or '-'}" for tier, models in settings.tiers.items())
+    print(f"tierwise: config {settings.source}; policy {settings.routing.policy}; {tiers}", file=sys.stderr)
+    print(f"tierwise: ledger {settings.ledger_path}", file=sys.stderr)
+    web.run_app(
+        build_app(settings),
+        host=host,
+        port=port,
+        access_log=None,
+        handler_cancellation=True,
+        shutdown_timeout=30.0,
+        print=lambda line: print(f"tierwise: {line.strip()}", file=sys.stderr, flush=True),
+    )

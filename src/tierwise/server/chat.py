@@ -1,0 +1,145 @@
+"""The chat endpoints: HTTP in, a routed upstream call, HTTP out in the client's own API, one ledger row."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import time
+import traceback
+
+import orjson
+from aiohttp import web
+
+from tierwise.errors import InvalidRequest, PayloadTooLarge, TierwiseError, UpstreamError
+from tierwise.ledger.entry import LedgerEntry
+from tierwise.routing.decision import RoutingDecision
+from tierwise.routing.features import route_input
+from tierwise.server.gateway import Gateway
+from tierwise.types import ApiName, ChatRequest, StreamEnd, StreamEvent, StreamStart
+from tierwise.wire.format import WireFormat, wire_for
+
+GATEWAY = web.AppKey("gateway", Gateway)
+CLIENT_CLOSED = 499  # nginx's convention for "the client went away"
+_REASON_MAX = 240
+
+
+class ChatEndpoint:
+    """One instance per inbound API; ``__call__`` is the aiohttp handler."""
+
+    def __init__(self, api: ApiName) -> None:
+        self.api = api
+        self.wire: WireFormat = wire_for(api)
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        gateway = request.app[GATEWAY]
+        started = time.perf_counter()
+        entry = LedgerEntry(request_id="twr_" + secrets.token_hex(12), started_at=time.time(), api=self.api)
+        try:
+            chat = self.wire.parse_request(await _read_json(request, gateway.settings.server.max_body_bytes))
+            entry.requested_model, entry.stream = chat.model, chat.stream
+            features = route_input(chat, request.headers)
+            entry.session = features.session
+            decision = gateway.router.decide(features)
+            entry.policy, entry.tier, entry.reasons = decision.policy, decision.tier, decision.reason
+            if chat.stream:
+                return await self._stream(request, gateway, chat, decision, entry, started)
+            response = await gateway.dispatcher.complete(chat, decision, entry)
+            entry.usage, entry.status = response.usage, 200
+            return web.Response(
+                body=self.wire.render_response(response),
+                content_type="application/json",
+                headers=_explain(entry, decision),
+            )
+        except TierwiseError as err:
+            return self._error(err, entry)
+        except Exception:  # a bug of ours: answer in the client's API shape, keep the traceback in stderr only
+            traceback.print_exc(file=sys.stderr)
+            return self._error(UpstreamError("internal gateway error"), entry, status=500)
+        except BaseException:  # cancelled: the client went away before the answer
+            entry.status, entry.error = CLIENT_CLOSED, "client disconnected"
+            raise
+        finally:
+            entry.latency_ms = (time.perf_counter() - started) * 1000.0
+            gateway.ledger.record(entry)
+
+    def _error(self, err: TierwiseError, entry: LedgerEntry, status: int | None = None) -> web.Response:
+        code, body = self.wire.render_error(err)
+        entry.status, entry.error = status or code, err.message
+        headers = {"x-tierwise-request-id": entry.request_id, "x-tierwise-attempts": str(len(entry.attempts))}
+        if entry.model:
+            headers["x-tierwise-model"] = entry.model
+        return web.Response(status=status or code, body=body, content_type="application/json", headers=headers)
+
+    async def _stream(
+        self,
+        request: web.Request,
+        gateway: Gateway,
+        chat: ChatRequest,
+        decision: RoutingDecision,
+        entry: LedgerEntry,
+        started: float,
+    ) -> web.StreamResponse:
+        opened = await gateway.dispatcher.open_stream(chat, decision, entry)
+        renderer = self.wire.StreamRenderer(include_usage=chat.stream_usage)
+        response = web.StreamResponse(
+            status=200,
+            headers={
+                "content-type": "text/event-stream; charset=utf-8",
+                "cache-control": "no-cache",
+                **_explain(entry, decision),
+            },
+        )
+        try:
+            await response.prepare(request)
+            entry.ttft_ms = (time.perf_counter() - started) * 1000.0
+            for event in opened.buffered:
+                await response.write(renderer.event(event))
+                _track_usage(entry, event)
+            async for event in opened.rest:
+                await response.write(renderer.event(event))
+                _track_usage(entry, event)
+            await response.write(renderer.done())
+            entry.status = 200
+        except TierwiseError as err:  # after the first byte: an error event of the client's API, then the end
+            entry.status, entry.error = err.http_status, f"mid-stream: {err.message}"
+            await response.write(renderer.error(err))
+        except (ConnectionError, RuntimeError) as exc:  # the client went away (aiohttp raises both kinds)
+            entry.status, entry.error = CLIENT_CLOSED, f"client disconnected ({type(exc).__name__})"
+        finally:
+            await opened.rest.aclose()  # cancels the upstream call if it is still running
+        await response.write_eof()
+        return response
+
+
+def _track_usage(entry: LedgerEntry, event: StreamEvent) -> None:
+    if isinstance(event, StreamEnd | StreamStart):
+        entry.usage = event.usage
+
+
+async def _read_json(request: web.Request, max_bytes: int) -> object:
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLarge(f"request body of {request.content_length} bytes exceeds the limit of {max_bytes}")
+    try:
+        body = await request.read()  # the application's client_max_size enforces the limit while reading
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge(f"request body exceeds the limit of {max_bytes} bytes") from None
+    if not body:
+        raise InvalidRequest("the request body is empty; expected a JSON object")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+
+
+def _explain(entry: LedgerEntry, decision: RoutingDecision) -> dict[str, str]:
+    reason = decision.reason
+    if entry.model and entry.model != decision.model:
+        reason += f"; {decision.model} failed, fell back to {entry.model}"
+    reason = reason.encode("ascii", "replace").decode("ascii")
+    return {
+        "x-tierwise-request-id": entry.request_id,
+        "x-tierwise-model": entry.model or decision.model,
+        "x-tierwise-tier": entry.tier or "none",
+        "x-tierwise-reason": reason if len(reason) <= _REASON_MAX else reason[: _REASON_MAX - 3] + "...",
+        "x-tierwise-attempts": str(len(entry.attempts)),
+    }

@@ -1,0 +1,42 @@
+"""The gateway's long-lived parts, created when the server starts and closed when it stops."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiohttp
+
+from tierwise.config.settings import Settings
+from tierwise.ledger.store import Ledger
+from tierwise.providers.dispatch import Dispatcher
+from tierwise.routing.decision import Router
+from tierwise.routing.policies import build_router
+
+
+@dataclass(slots=True)
+class Gateway:
+    settings: Settings
+    router: Router
+    dispatcher: Dispatcher
+    ledger: Ledger
+    session: aiohttp.ClientSession
+
+    @classmethod
+    def start(cls, settings: Settings) -> Gateway:
+        """Must run inside the event loop (the HTTP client session binds to it)."""
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True),
+            auto_decompress=True,
+        )
+        escalation = settings.tiers.get("escalation") or ()
+        return cls(
+            settings=settings,
+            router=build_router(settings),
+            dispatcher=Dispatcher(settings, session),
+            ledger=Ledger(settings.ledger_path, models=settings.models, baseline=escalation[0] if escalation else None),
+            session=session,
+        )
+
+    async def close(self) -> None:
+        await self.session.close()
+        self.ledger.close()
