@@ -1,0 +1,479 @@
+"""The OpenAI Chat Completions wire format: requests in both directions here, responses, errors and streams in
+the private modules re-exported below.
+
+Choices made once for this format:
+- Content the internal types cannot hold (input_audio and file parts, custom tools, the legacy ``functions``
+  API, ``n`` above 1) is rejected with a clear 400 rather than dropped.
+- Top-level fields tierwise does not model are kept unchanged in ``extensions["openai"]`` and forwarded only to
+  an OpenAI-compatible upstream. Two of them are markers as well: ``max_completion_tokens`` (the client's name
+  for the output limit, reused upstream) and ``tools`` (kept verbatim when a tool sets ``strict``).
+- Anthropic's ``thinking_budget`` and ``top_k`` are not sent upstream: no OpenAI-compatible field means the
+  same, and a reasoning_effort sent to a model without reasoning is a 400.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import orjson
+
+from tierwise.errors import InvalidRequest
+from tierwise.types import (
+    ChatRequest,
+    ImagePart,
+    Message,
+    Part,
+    TextPart,
+    ToolCallPart,
+    ToolChoice,
+    ToolResultPart,
+    ToolSpec,
+)
+from tierwise.wire._openai_response import (
+    parse_upstream_error,
+    parse_upstream_response,
+    render_error,
+    render_response,
+)
+from tierwise.wire._openai_stream import StreamRenderer, UpstreamStreamParser
+
+__all__ = [
+    "UPSTREAM_PATH",
+    "StreamRenderer",
+    "UpstreamStreamParser",
+    "build_upstream_request",
+    "parse_request",
+    "parse_upstream_error",
+    "parse_upstream_response",
+    "render_error",
+    "render_response",
+    "upstream_headers",
+]
+
+UPSTREAM_PATH = "/chat/completions"
+
+# Top-level request fields translated into ChatRequest fields; every other field goes to extensions["openai"].
+_MODELLED = frozenset(
+    {
+        "model",
+        "messages",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "stop",
+        "stream",
+        "stream_options",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "reasoning_effort",
+        "user",
+    }
+)
+# Extension keys build_upstream_request never copies as they are: the ChatRequest's own values win.
+_NOT_COPIED = frozenset({"model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens"})
+_UNSUPPORTED_PARTS = {"input_audio": "audio input", "file": "file input"}
+
+
+def upstream_headers(api_key: str | None) -> dict[str, str]:
+    headers = {"content-type": "application/json"}
+    if api_key:
+        headers["authorization"] = "Bearer " + api_key
+    return headers
+
+
+# --- inbound: tierwise is the server ----------------------------------------------------------------------
+
+
+def _bad(message: str, param: str | None) -> InvalidRequest:
+    return InvalidRequest(message, param=param)
+
+
+def _optional_number(body: dict[str, Any], key: str, low: float, high: float) -> float | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _bad(f"'{key}' must be a number", key)
+    if not low <= value <= high:
+        raise _bad(f"'{key}' must be between {low:g} and {high:g}, got {value}", key)
+    return float(value)
+
+
+def _optional_int(body: dict[str, Any], key: str) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(f"'{key}' must be an integer", key)
+    if value < 1:
+        raise _bad(f"'{key}' must be at least 1, got {value}", key)
+    return value
+
+
+def _optional_str(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise _bad(f"'{key}' must be a string", key)
+
+
+def _optional_bool(mapping: dict[str, Any], key: str, param: str) -> bool | None:
+    value = mapping.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise _bad(f"'{param}' must be a boolean", param)
+
+
+def _image(part: dict[str, Any], where: str) -> ImagePart:
+    image = part.get("image_url")
+    if isinstance(image, str):  # lenient: a bare URL string, as some clients send
+        image = {"url": image}
+    if not isinstance(image, dict) or not isinstance(image.get("url"), str):
+        raise _bad("an image_url part needs 'image_url': {'url': string}", f"{where}.image_url")
+    url: str = image["url"]
+    detail = image.get("detail")
+    if detail is not None and not isinstance(detail, str):
+        raise _bad("'detail' must be a string", f"{where}.image_url.detail")
+    if not url.startswith("data:"):
+        return ImagePart(url=url, detail=detail)
+    header, comma, data = url[5:].partition(",")
+    media_type, _, encoding = header.partition(";")
+    if not comma or encoding != "base64" or not media_type:
+        raise _bad("an image data URL must look like data:<media type>;base64,<data>", f"{where}.image_url.url")
+    return ImagePart(media_type=media_type, data=data, detail=detail)
+
+
+def _content(content: object, where: str, allowed: tuple[str, ...]) -> tuple[TextPart | ImagePart, ...]:
+    """A message's content: a string or an array of parts of the ``allowed`` types."""
+    if isinstance(content, str):
+        return (TextPart(text=content),)
+    if not isinstance(content, list):
+        raise _bad("'content' must be a string or an array of content parts", f"{where}.content")
+    parts: list[TextPart | ImagePart] = []
+    for j, part in enumerate(content):
+        here = f"{where}.content[{j}]"
+        kind = part.get("type") if isinstance(part, dict) else None
+        if not isinstance(part, dict) or not isinstance(kind, str):
+            raise _bad("a content part must be an object with a 'type'", here)
+        if kind not in allowed:
+            what = _UNSUPPORTED_PARTS.get(kind)
+            if what and "image_url" in allowed:
+                raise _bad(f"{what} ('{kind}' parts) is not supported by this gateway", f"{here}.type")
+            raise _bad(f"content part type '{kind}' is not allowed here; expected {' or '.join(allowed)}", here)
+        if kind == "image_url":
+            parts.append(_image(part, here))
+            continue
+        text = part.get(kind)  # {"type": "text", "text": ...} or {"type": "refusal", "refusal": ...}
+        if not isinstance(text, str):
+            raise _bad(f"a {kind} part needs a string '{kind}'", f"{here}.{kind}")
+        parts.append(TextPart(text=text))
+    return tuple(parts)
+
+
+def _texts(content: object, where: str) -> tuple[TextPart, ...]:
+    return tuple(p for p in _content(content, where, ("text",)) if isinstance(p, TextPart))
+
+
+def _tool_calls(raw: object, where: str) -> list[ToolCallPart]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise _bad("'tool_calls' must be an array", f"{where}.tool_calls")
+    calls = []
+    for j, call in enumerate(raw):
+        here = f"{where}.tool_calls[{j}]"
+        if not isinstance(call, dict):
+            raise _bad("a tool call must be an object", here)
+        if call.get("type", "function") != "function":
+            raise _bad(f"tool calls of type '{call.get('type')}' are not supported", f"{here}.type")
+        function = call.get("function")
+        call_id = call.get("id")
+        if not isinstance(call_id, str) or not call_id:
+            raise _bad("a tool call needs a string 'id'", f"{here}.id")
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise _bad("a tool call needs 'function': {'name': string, 'arguments': string}", f"{here}.function")
+        arguments = function.get("arguments", "")
+        if not isinstance(arguments, str):
+            raise _bad("tool call 'arguments' must be a JSON string", f"{here}.function.arguments")
+        calls.append(ToolCallPart(id=call_id, name=function["name"], arguments=arguments))
+    return calls
+
+
+def _add_user(messages: list[Message], parts: tuple[Part, ...]) -> None:
+    # Tool results go in one user turn right after the assistant's calls (Anthropic requires it), followed by
+    # whatever the client said in the same turn.
+    last = messages[-1] if messages else None
+    if last is not None and last.role == "user" and last.parts and isinstance(last.parts[-1], ToolResultPart):
+        messages[-1] = Message(role="user", parts=last.parts + parts)
+    else:
+        messages.append(Message(role="user", parts=parts))
+
+
+def _messages(raw: list[Any]) -> tuple[tuple[TextPart, ...], tuple[Message, ...]]:
+    system: list[TextPart] = []
+    messages: list[Message] = []
+    for i, message in enumerate(raw):
+        where = f"messages[{i}]"
+        if not isinstance(message, dict):
+            raise _bad("each message must be an object", where)
+        role = message.get("role")
+        if role == "user":
+            if "content" not in message or message["content"] is None:
+                raise _bad("a user message needs 'content'", f"{where}.content")
+            _add_user(messages, _content(message["content"], where, ("text", "image_url")))
+        elif role == "assistant":
+            content = message.get("content")
+            parts: list[Part] = []
+            if content is not None:
+                # Empty text beside tool calls (content: "") carries nothing, and Anthropic rejects empty blocks.
+                texts = _content(content, where, ("text", "refusal"))
+                parts.extend(p for p in texts if isinstance(p, TextPart) and p.text)
+            parts.extend(_tool_calls(message.get("tool_calls"), where))
+            if message.get("function_call") is not None:
+                raise _bad("the legacy 'function_call' is not supported; use 'tool_calls'", f"{where}.function_call")
+            messages.append(Message(role="assistant", parts=tuple(parts)))
+        elif role == "tool":
+            call_id = message.get("tool_call_id")
+            if not isinstance(call_id, str) or not call_id:
+                raise _bad("a tool message needs a string 'tool_call_id'", f"{where}.tool_call_id")
+            result = ToolResultPart(tool_call_id=call_id, content=_texts(message.get("content"), where))
+            _add_user(messages, (result,))
+        elif role in ("system", "developer"):
+            system.extend(_texts(message.get("content"), where))
+        elif role == "function":
+            raise _bad("the legacy 'function' role is not supported; use 'tool' messages", f"{where}.role")
+        else:
+            raise _bad(f"unknown role {role!r}; expected system, developer, user, assistant or tool", f"{where}.role")
+    return tuple(system), tuple(messages)
+
+
+def _tools(raw: object, extensions: dict[str, Any]) -> tuple[ToolSpec, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise _bad("'tools' must be an array", "tools")
+    tools = []
+    for i, tool in enumerate(raw):
+        where = f"tools[{i}]"
+        if not isinstance(tool, dict):
+            raise _bad("each tool must be an object", where)
+        if tool.get("type") != "function":
+            raise _bad(f"tools of type {tool.get('type')!r} are not supported; use 'function'", f"{where}.type")
+        function = tool.get("function")
+        if not isinstance(function, dict):
+            raise _bad("a function tool needs a 'function' object", f"{where}.function")
+        name = function.get("name")
+        if not isinstance(name, str) or not name:
+            raise _bad("a function tool needs a non-empty string 'name'", f"{where}.function.name")
+        description = function.get("description")
+        if description is not None and not isinstance(description, str):
+            raise _bad("'description' must be a string", f"{where}.function.description")
+        parameters = function.get("parameters")
+        if parameters is not None and not isinstance(parameters, dict):
+            raise _bad("'parameters' must be a JSON schema object", f"{where}.function.parameters")
+        if function.get("strict") is not None:
+            extensions["tools"] = raw  # ToolSpec cannot hold strict; an OpenAI upstream gets the tools verbatim
+        tools.append(ToolSpec(name=name, description=description, parameters=parameters or {}))
+    return tuple(tools)
+
+
+def _tool_choice(raw: object, parallel: bool | None) -> ToolChoice | None:
+    if raw is None:
+        # parallel_tool_calls alone means the default choice, "auto", with that parallelism.
+        return None if parallel is None else ToolChoice(mode="auto", parallel=parallel)
+    if raw in ("auto", "none", "required"):
+        return ToolChoice(mode=raw, parallel=parallel)
+    if isinstance(raw, dict) and raw.get("type") == "function":
+        function = raw.get("function")
+        if isinstance(function, dict) and isinstance(function.get("name"), str) and function["name"]:
+            return ToolChoice(mode="tool", name=function["name"], parallel=parallel)
+    raise _bad(
+        "'tool_choice' must be 'auto', 'none', 'required' or {'type': 'function', 'function': {'name': ...}}",
+        "tool_choice",
+    )
+
+
+def _stop(raw: object) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        return (raw,)
+    if isinstance(raw, list) and all(isinstance(s, str) for s in raw):
+        return tuple(raw)
+    raise _bad("'stop' must be a string or an array of strings", "stop")
+
+
+def parse_request(body: object) -> ChatRequest:
+    """Validate a decoded Chat Completions request body; anything wrong raises InvalidRequest naming the field."""
+    if not isinstance(body, dict):
+        raise _bad("the request body must be a JSON object", None)
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise _bad("'model' must be a non-empty string", "model")
+    raw_messages = body.get("messages")
+    if not isinstance(raw_messages, list):
+        raise _bad("'messages' must be an array of messages", "messages")
+    if not raw_messages:
+        raise _bad("'messages' must contain at least one message", "messages")
+    if body.get("functions") is not None or body.get("function_call") is not None:
+        key = "functions" if body.get("functions") is not None else "function_call"
+        raise _bad(f"the legacy '{key}' is not supported; use 'tools' and 'tool_choice'", key)
+    n = body.get("n")
+    if n is not None and n != 1:
+        raise _bad("only n=1 is supported: the gateway returns a single choice", "n")
+
+    extensions = {k: v for k, v in body.items() if k not in _MODELLED}
+    system, messages = _messages(raw_messages)
+    tools = _tools(body.get("tools"), extensions)
+    parallel = _optional_bool(body, "parallel_tool_calls", "parallel_tool_calls")
+    if parallel is not None and not tools and body.get("tool_choice") is None:
+        extensions["parallel_tool_calls"], parallel = parallel, None  # meaningless without tools: relay as is
+    max_tokens = _optional_int(body, "max_tokens")
+    max_completion_tokens = _optional_int(body, "max_completion_tokens")
+    if max_completion_tokens is not None:  # the newer name wins when a client sends both
+        extensions["max_completion_tokens"] = max_completion_tokens
+    stream_options = body.get("stream_options")
+    if stream_options is not None and not isinstance(stream_options, dict):
+        raise _bad("'stream_options' must be an object", "stream_options")
+    include_usage = _optional_bool(stream_options or {}, "include_usage", "stream_options.include_usage")
+    return ChatRequest(
+        model=model,
+        messages=messages,
+        system=system,
+        tools=tools,
+        tool_choice=_tool_choice(body.get("tool_choice"), parallel),
+        max_tokens=max_completion_tokens if max_completion_tokens is not None else max_tokens,
+        temperature=_optional_number(body, "temperature", 0.0, 2.0),
+        top_p=_optional_number(body, "top_p", 0.0, 1.0),
+        stop=_stop(body.get("stop")),
+        stream=bool(_optional_bool(body, "stream", "stream")),
+        stream_usage=bool(include_usage),
+        reasoning_effort=_optional_str(body, "reasoning_effort"),
+        user=_optional_str(body, "user"),
+        extensions={"openai": extensions} if extensions else {},
+    )
+
+
+# --- upstream: tierwise is the client ---------------------------------------------------------------------
+
+
+def _image_part(part: ImagePart) -> dict[str, Any]:
+    image: dict[str, Any] = {"url": part.url if part.url else f"data:{part.media_type};base64,{part.data}"}
+    if part.detail is not None:
+        image["detail"] = part.detail
+    return {"type": "image_url", "image_url": image}
+
+
+def _text_content(texts: list[str]) -> str | list[dict[str, str]]:
+    # A plain string where one text will do: the widest-supported shape (Ollama, older vLLM).
+    if len(texts) == 1:
+        return texts[0]
+    return [{"type": "text", "text": t} for t in texts] if texts else ""
+
+
+def _user_messages(parts: tuple[Part, ...], out: list[dict[str, Any]]) -> None:
+    content: list[dict[str, Any]] = []
+    result_images: list[dict[str, Any]] = []
+    for part in parts:
+        if isinstance(part, ToolResultPart):
+            texts = [p.text for p in part.content if isinstance(p, TextPart)]
+            # An OpenAI tool message holds text only; its images follow in the user message of the same turn.
+            result_images.extend(_image_part(p) for p in part.content if isinstance(p, ImagePart))
+            out.append({"role": "tool", "tool_call_id": part.tool_call_id, "content": _text_content(texts)})
+        elif isinstance(part, TextPart):
+            content.append({"type": "text", "text": part.text})
+        elif isinstance(part, ImagePart):
+            content.append(_image_part(part))
+    content = result_images + content
+    if not content:
+        if not out or out[-1]["role"] != "tool":
+            out.append({"role": "user", "content": ""})
+        return
+    if len(content) == 1 and content[0]["type"] == "text":
+        out.append({"role": "user", "content": content[0]["text"]})
+    else:
+        out.append({"role": "user", "content": content})
+
+
+def _assistant_message(parts: tuple[Part, ...]) -> dict[str, Any]:
+    texts = [p.text for p in parts if isinstance(p, TextPart)]
+    calls = [
+        {"id": p.id, "type": "function", "function": {"name": p.name, "arguments": p.arguments}}
+        for p in parts
+        if isinstance(p, ToolCallPart)
+    ]
+    message: dict[str, Any] = {"role": "assistant", "content": _text_content(texts) if texts or not calls else None}
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
+def _tool_choice_value(choice: ToolChoice) -> str | dict[str, Any]:
+    if choice.mode == "tool":
+        return {"type": "function", "function": {"name": choice.name}}
+    return choice.mode
+
+
+def build_upstream_request(
+    request: ChatRequest,
+    *,
+    upstream_model: str,
+    default_max_tokens: int | None = None,
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] | None = None,
+) -> bytes:
+    """The JSON body for an OpenAI-compatible upstream, with only what the client sent.
+
+    ``default_max_tokens`` is ignored: OpenAI-compatible servers do not require a limit. ``max_tokens_field``
+    names the output limit for upstreams that need one name (OpenAI's reasoning models reject ``max_tokens``,
+    Ollama knows only ``max_tokens``); by default it is the name the client used, else ``max_tokens``.
+    """
+    extensions = request.extensions.get("openai") or {}
+    messages: list[dict[str, Any]] = [{"role": "system", "content": p.text} for p in request.system]
+    for message in request.messages:
+        if message.role == "user":
+            _user_messages(message.parts, messages)
+        else:
+            messages.append(_assistant_message(message.parts))
+    body: dict[str, Any] = {"model": upstream_model, "messages": messages}
+    if request.max_tokens is not None:
+        field = max_tokens_field or ("max_completion_tokens" if "max_completion_tokens" in extensions else "max_tokens")
+        body[field] = request.max_tokens
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
+    if request.stop:
+        body["stop"] = list(request.stop)
+    if request.reasoning_effort is not None:
+        body["reasoning_effort"] = request.reasoning_effort
+    if request.user is not None:
+        body["user"] = request.user
+    if request.tools:
+        body["tools"] = [
+            {"type": "function", "function": _function(tool.name, tool.description, tool.parameters)}
+            for tool in request.tools
+        ]
+        # OpenAI rejects tool_choice and parallel_tool_calls without tools.
+        if request.tool_choice is not None:
+            body["tool_choice"] = _tool_choice_value(request.tool_choice)
+            if request.tool_choice.parallel is not None:
+                body["parallel_tool_calls"] = request.tool_choice.parallel
+    if request.stream:
+        # Always ask for usage: the ledger needs it; the renderer hides it from a client that did not ask.
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    for key, value in extensions.items():
+        if key not in _NOT_COPIED and (key != "tools" or request.tools):
+            body[key] = value
+    return orjson.dumps(body)
+
+
+def _function(name: str, description: str | None, parameters: dict[str, Any]) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": name}
+    if description is not None:
+        function["description"] = description
+    if parameters:
+        function["parameters"] = parameters
+    return function
