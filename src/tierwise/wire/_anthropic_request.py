@@ -1,0 +1,158 @@
+"""Anthropic Messages requests that tierwise sends upstream; re-exported by ``wire.anthropic_messages``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from tierwise.errors import InvalidRequest
+from tierwise.types import (
+    ChatRequest,
+    ImagePart,
+    Message,
+    Part,
+    TextPart,
+    ToolCallPart,
+    ToolChoice,
+    ToolResultPart,
+    ToolSpec,
+)
+from tierwise.wire._anthropic_response import tool_input
+
+DEFAULT_MAX_TOKENS = 4096
+
+
+def build_upstream_request(
+    request: ChatRequest, *, upstream_model: str, default_max_tokens: int | None = None
+) -> bytes:
+    openai = request.extensions.get("openai")
+    if openai:
+        n = openai.get("n")
+        if type(n) is int and n > 1:
+            raise InvalidRequest("n > 1 cannot be honoured by this model (Anthropic returns one choice)", param="n")
+    max_tokens = request.max_tokens or default_max_tokens or DEFAULT_MAX_TOKENS
+    body: dict[str, Any] = {
+        "model": upstream_model,
+        "max_tokens": max_tokens,
+        "messages": _render_messages(request.messages),
+    }
+    system = [_text_block(p) for p in request.system if p.text]
+    if system:
+        body["system"] = system
+    extensions = dict(request.extensions.get("anthropic") or {})
+    server_tools = extensions.pop("tools", None) or []
+    tools = [_tool(t) for t in request.tools] + server_tools
+    if tools:
+        body["tools"] = tools
+        if request.tool_choice is not None:
+            body["tool_choice"] = _tool_choice(request.tool_choice)
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
+    if request.top_k is not None:
+        body["top_k"] = request.top_k
+    if request.stop:
+        body["stop_sequences"] = list(request.stop)
+    if request.stream:
+        body["stream"] = True
+    if request.thinking_budget is not None:
+        body["thinking"] = {"type": "enabled", "budget_tokens": request.thinking_budget}
+    if request.user is not None:
+        body["metadata"] = {"user_id": request.user}
+    # reasoning_effort (OpenAI) is dropped: a thinking budget would be invented, and output_config.effort is
+    # rejected by the models that do not support it.
+    body.update(extensions)
+    return orjson.dumps(body)
+
+
+def _render_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    # Anthropic requires alternating roles, non-empty content and tool results first in their user turn.
+    turns: list[tuple[str, list[dict[str, Any]]]] = []
+    for message in messages:
+        blocks = [b for b in map(_block, message.parts) if b is not None]
+        if not blocks:
+            continue
+        if turns and turns[-1][0] == message.role:
+            turns[-1][1].extend(blocks)
+        else:
+            turns.append((message.role, blocks))
+    if turns and turns[-1][0] == "assistant" and turns[-1][1][-1]["type"] == "text":
+        # A final assistant turn (a prefill) may not end in whitespace; the model continues from it anyway.
+        blocks = turns[-1][1]
+        blocks[-1]["text"] = blocks[-1]["text"].rstrip()
+        if not blocks[-1]["text"]:
+            blocks.pop()
+            if not blocks:
+                turns.pop()
+    for role, blocks in turns:
+        if role == "user":
+            blocks.sort(key=lambda b: b["type"] != "tool_result")  # stable: keeps each group's order
+    return [{"role": role, "content": blocks} for role, blocks in turns]
+
+
+def _text_block(part: TextPart) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "text", "text": part.text}
+    if part.cache_control is not None:
+        block["cache_control"] = part.cache_control
+    return block
+
+
+def _block(part: Part) -> dict[str, Any] | None:
+    """The content block for one part; None for a part Anthropic would reject and that carries nothing."""
+    block: dict[str, Any]
+    if isinstance(part, TextPart):
+        return _text_block(part) if part.text else None  # Anthropic rejects empty text blocks
+    if isinstance(part, ImagePart):
+        block = {"type": "image", "source": _image_source(part)}
+    elif isinstance(part, ToolCallPart):
+        block = {"type": "tool_use", "id": part.id, "name": part.name, "input": tool_input(part.arguments)}
+    elif isinstance(part, ToolResultPart):
+        block = {"type": "tool_result", "tool_use_id": part.tool_call_id}
+        content = [b for b in map(_block, part.content) if b is not None]
+        if content:
+            block["content"] = content
+        if part.is_error:
+            block["is_error"] = True
+    elif part.redacted is not None:
+        return {"type": "redacted_thinking", "data": part.redacted}
+    elif part.signature is None:
+        return None  # reasoning from another provider: Anthropic accepts only thinking it signed itself
+    else:
+        return {"type": "thinking", "thinking": part.text, "signature": part.signature}
+    if part.cache_control is not None:
+        block["cache_control"] = part.cache_control
+    return block
+
+
+def _image_source(part: ImagePart) -> dict[str, Any]:
+    if part.data is not None:
+        return {"type": "base64", "media_type": part.media_type or "image/png", "data": part.data}
+    url = part.url or ""
+    if url.startswith("data:"):
+        # OpenAI clients inline images as data URLs, which Anthropic accepts only as base64 sources.
+        header, _, data = url.partition(",")
+        media_type = header[5:].split(";", 1)[0] or "image/png"
+        return {"type": "base64", "media_type": media_type, "data": data}
+    return {"type": "url", "url": url}
+
+
+def _tool(tool: ToolSpec) -> dict[str, Any]:
+    spec: dict[str, Any] = {"name": tool.name, "input_schema": tool.parameters or {"type": "object", "properties": {}}}
+    if tool.description is not None:
+        spec["description"] = tool.description
+    if tool.cache_control is not None:
+        spec["cache_control"] = tool.cache_control
+    return spec
+
+
+def _tool_choice(choice: ToolChoice) -> dict[str, Any]:
+    if choice.mode == "none":
+        return {"type": "none"}
+    rendered: dict[str, Any] = {"type": "any" if choice.mode == "required" else choice.mode}
+    if choice.mode == "tool":
+        rendered["name"] = choice.name
+    if choice.parallel is not None:
+        rendered["disable_parallel_tool_use"] = not choice.parallel
+    return rendered

@@ -1,0 +1,359 @@
+"""The Anthropic Messages wire format, both directions: client requests are parsed here; upstream requests,
+responses, errors and streams live in private modules re-exported below.
+
+Choices made once for this format:
+- Content blocks the internal types cannot hold (document, search_result, server tool results, ...) are rejected
+  with a clear 400 instead of being dropped or moved out of their place in the conversation.
+- Server tools (a ``tools`` entry with a ``type`` other than ``custom``) and top-level fields tierwise does not model
+  are kept unchanged in ``extensions["anthropic"]`` and forwarded only to an Anthropic upstream.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from tierwise.errors import InvalidRequest
+from tierwise.types import (
+    ChatRequest,
+    ImagePart,
+    Message,
+    Part,
+    TextPart,
+    ThinkingPart,
+    ToolCallPart,
+    ToolChoice,
+    ToolResultPart,
+    ToolSpec,
+)
+from tierwise.wire._anthropic_request import build_upstream_request
+from tierwise.wire._anthropic_response import (
+    parse_upstream_error,
+    parse_upstream_response,
+    render_error,
+    render_response,
+)
+from tierwise.wire._anthropic_stream import StreamRenderer, UpstreamStreamParser
+
+__all__ = [
+    "UPSTREAM_PATH",
+    "StreamRenderer",
+    "UpstreamStreamParser",
+    "build_upstream_request",
+    "parse_request",
+    "parse_upstream_error",
+    "parse_upstream_response",
+    "render_error",
+    "render_response",
+    "upstream_headers",
+]
+
+UPSTREAM_PATH = "/v1/messages"
+ANTHROPIC_VERSION = "2023-06-01"
+
+# Top-level request fields translated into ChatRequest fields; every other field goes to extensions["anthropic"].
+_MODELLED = frozenset(
+    {
+        "model",
+        "messages",
+        "max_tokens",
+        "system",
+        "stream",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop_sequences",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "metadata",
+    }
+)
+_SUPPORTED_BLOCKS = "text, image, tool_use, tool_result, thinking, redacted_thinking"
+
+
+def upstream_headers(api_key: str | None) -> dict[str, str]:
+    headers = {"anthropic-version": ANTHROPIC_VERSION, "content-type": "application/json"}
+    if api_key:
+        headers["x-api-key"] = api_key
+    return headers
+
+
+# --- Inbound: the client speaks Anthropic ---------------------------------------------------------------
+
+
+def parse_request(body: object) -> ChatRequest:
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("model: a non-empty string is required", param="model")
+    max_tokens = body.get("max_tokens")
+    if type(max_tokens) is not int or max_tokens < 1:
+        raise InvalidRequest("max_tokens: a positive integer is required", param="max_tokens")
+    raw_messages = body.get("messages")
+    if not isinstance(raw_messages, list) or not raw_messages:
+        raise InvalidRequest("messages: a non-empty array is required", param="messages")
+
+    extensions: dict[str, Any] = {k: v for k, v in body.items() if k not in _MODELLED}
+    tools, server_tools = _parse_tools(body.get("tools"))
+    if server_tools:
+        extensions["tools"] = server_tools
+    thinking_budget = _parse_thinking(body.get("thinking"), extensions)
+    metadata = body.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidRequest("metadata: must be an object", param="metadata")
+    user = metadata.get("user_id") if metadata else None
+    if user is not None and not isinstance(user, str):
+        raise InvalidRequest("metadata.user_id: must be a string", param="metadata.user_id")
+    stream = body.get("stream", False)
+    if type(stream) is not bool:
+        raise InvalidRequest("stream: must be a boolean", param="stream")
+
+    return ChatRequest(
+        model=model,
+        messages=tuple(_parse_message(m, f"messages.{i}") for i, m in enumerate(raw_messages)),
+        system=_parse_system(body.get("system")),
+        tools=tools,
+        tool_choice=_parse_tool_choice(body.get("tool_choice")),
+        max_tokens=max_tokens,
+        temperature=_number(body, "temperature"),
+        top_p=_number(body, "top_p"),
+        top_k=_top_k(body.get("top_k")),
+        stop=_parse_stop(body.get("stop_sequences")),
+        stream=stream,
+        thinking_budget=thinking_budget,
+        user=user,
+        extensions={"anthropic": extensions} if extensions else {},
+    )
+
+
+def _number(body: dict[str, Any], key: str) -> float | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if type(value) not in (int, float):
+        raise InvalidRequest(f"{key}: must be a number", param=key)
+    return float(value)
+
+
+def _top_k(value: object) -> int | None:
+    if value is not None and (type(value) is not int or value < 0):
+        raise InvalidRequest("top_k: must be a non-negative integer", param="top_k")
+    return value
+
+
+def _parse_stop(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        raise InvalidRequest("stop_sequences: must be an array of strings", param="stop_sequences")
+    return tuple(value)
+
+
+def _cache_control(block: dict[str, Any], param: str) -> dict[str, Any] | None:
+    value = block.get("cache_control")
+    if value is not None and not isinstance(value, dict):
+        raise InvalidRequest("cache_control: must be an object", param=f"{param}.cache_control")
+    return value
+
+
+def _string(block: dict[str, Any], key: str, param: str) -> str:
+    value = block.get(key)
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{param}.{key}: a string is required", param=f"{param}.{key}")
+    return value
+
+
+def _parse_system(value: object) -> tuple[TextPart, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (TextPart(text=value),) if value else ()
+    if not isinstance(value, list):
+        raise InvalidRequest("system: must be a string or an array of text blocks", param="system")
+    parts = []
+    for i, block in enumerate(value):
+        param = f"system.{i}"
+        if not isinstance(block, dict) or block.get("type") != "text":
+            raise InvalidRequest(f"{param}: system blocks must be text blocks", param=param)
+        parts.append(TextPart(text=_string(block, "text", param), cache_control=_cache_control(block, param)))
+    return tuple(parts)
+
+
+def _parse_message(raw: object, param: str) -> Message:
+    if not isinstance(raw, dict):
+        raise InvalidRequest(f"{param}: must be an object", param=param)
+    role = raw.get("role")
+    if role != "user" and role != "assistant":
+        raise InvalidRequest(f"{param}.role: must be 'user' or 'assistant', got {role!r}", param=f"{param}.role")
+    content = raw.get("content")
+    if isinstance(content, str):
+        return Message(role=role, parts=(TextPart(text=content),))
+    if not isinstance(content, list):
+        raise InvalidRequest(
+            f"{param}.content: must be a string or an array of content blocks", param=f"{param}.content"
+        )
+    parts = tuple(_parse_block(b, role, f"{param}.content.{i}") for i, b in enumerate(content))
+    return Message(role=role, parts=parts)
+
+
+def _parse_block(block: object, role: str, param: str) -> Part:
+    if not isinstance(block, dict):
+        raise InvalidRequest(f"{param}: a content block must be an object", param=param)
+    kind = block.get("type")
+    if kind == "text":
+        return TextPart(text=_string(block, "text", param), cache_control=_cache_control(block, param))
+    if kind == "image":
+        return _parse_image(block, param)
+    if kind == "tool_use":
+        if role != "assistant":
+            raise InvalidRequest(f"{param}: tool_use blocks belong in assistant messages", param=param)
+        raw_input = block.get("input")
+        if not isinstance(raw_input, dict):
+            raise InvalidRequest(f"{param}.input: must be an object", param=f"{param}.input")
+        return ToolCallPart(
+            id=_string(block, "id", param),
+            name=_string(block, "name", param),
+            arguments=orjson.dumps(raw_input).decode(),
+            cache_control=_cache_control(block, param),
+        )
+    if kind == "tool_result":
+        if role != "user":
+            raise InvalidRequest(f"{param}: tool_result blocks belong in user messages", param=param)
+        return _parse_tool_result(block, param)
+    if kind == "thinking" or kind == "redacted_thinking":
+        if role != "assistant":
+            raise InvalidRequest(f"{param}: {kind} blocks belong in assistant messages", param=param)
+        if kind == "redacted_thinking":
+            return ThinkingPart(redacted=_string(block, "data", param))
+        return ThinkingPart(text=_string(block, "thinking", param), signature=_string(block, "signature", param))
+    raise InvalidRequest(
+        f"{param}: content block type {kind!r} is not supported by this gateway (supported: {_SUPPORTED_BLOCKS})",
+        param=f"{param}.type",
+    )
+
+
+def _parse_image(block: dict[str, Any], param: str) -> ImagePart:
+    source = block.get("source")
+    cache_control = _cache_control(block, param)
+    if isinstance(source, dict):
+        kind = source.get("type")
+        if kind == "base64":
+            return ImagePart(
+                media_type=_string(source, "media_type", f"{param}.source"),
+                data=_string(source, "data", f"{param}.source"),
+                cache_control=cache_control,
+            )
+        if kind == "url":
+            return ImagePart(url=_string(source, "url", f"{param}.source"), cache_control=cache_control)
+    raise InvalidRequest(
+        f"{param}.source: an image source must be {{type: base64, media_type, data}} or {{type: url, url}}",
+        param=f"{param}.source",
+    )
+
+
+def _parse_tool_result(block: dict[str, Any], param: str) -> ToolResultPart:
+    content = block.get("content")
+    parts: tuple[TextPart | ImagePart, ...]
+    if content is None:
+        parts = ()
+    elif isinstance(content, str):
+        parts = (TextPart(text=content),)
+    elif isinstance(content, list):
+        items: list[TextPart | ImagePart] = []
+        for i, item in enumerate(content):
+            item_param = f"{param}.content.{i}"
+            kind = item.get("type") if isinstance(item, dict) else None
+            if kind == "text":
+                items.append(
+                    TextPart(text=_string(item, "text", item_param), cache_control=_cache_control(item, item_param))
+                )
+            elif kind == "image":
+                items.append(_parse_image(item, item_param))
+            else:
+                raise InvalidRequest(
+                    f"{item_param}: tool_result content must be text or image blocks, got {kind!r}", param=item_param
+                )
+        parts = tuple(items)
+    else:
+        raise InvalidRequest(f"{param}.content: must be a string or an array", param=f"{param}.content")
+    is_error = block.get("is_error", False)
+    if type(is_error) is not bool:
+        raise InvalidRequest(f"{param}.is_error: must be a boolean", param=f"{param}.is_error")
+    return ToolResultPart(
+        tool_call_id=_string(block, "tool_use_id", param),
+        content=parts,
+        is_error=is_error,
+        cache_control=_cache_control(block, param),
+    )
+
+
+def _parse_tools(value: object) -> tuple[tuple[ToolSpec, ...], list[Any]]:
+    if value is None:
+        return (), []
+    if not isinstance(value, list):
+        raise InvalidRequest("tools: must be an array", param="tools")
+    tools, server_tools = [], []
+    for i, tool in enumerate(value):
+        param = f"tools.{i}"
+        if not isinstance(tool, dict):
+            raise InvalidRequest(f"{param}: a tool must be an object", param=param)
+        if tool.get("type") not in (None, "custom"):
+            server_tools.append(tool)  # web_search_..., bash_..., etc.: run by Anthropic, forwarded unchanged
+            continue
+        name = tool.get("name")
+        if not isinstance(name, str) or not name:
+            raise InvalidRequest(f"{param}.name: a non-empty string is required", param=f"{param}.name")
+        description = tool.get("description")
+        if description is not None and not isinstance(description, str):
+            raise InvalidRequest(f"{param}.description: must be a string", param=f"{param}.description")
+        schema = tool.get("input_schema")
+        if not isinstance(schema, dict):
+            raise InvalidRequest(
+                f"{param}.input_schema: a JSON schema object is required", param=f"{param}.input_schema"
+            )
+        tools.append(
+            ToolSpec(name=name, description=description, parameters=schema, cache_control=_cache_control(tool, param))
+        )
+    return tuple(tools), server_tools
+
+
+def _parse_tool_choice(value: object) -> ToolChoice | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidRequest("tool_choice: must be an object", param="tool_choice")
+    kind = value.get("type")
+    disable = value.get("disable_parallel_tool_use")
+    if disable is not None and type(disable) is not bool:
+        raise InvalidRequest(
+            "tool_choice.disable_parallel_tool_use: must be a boolean", param="tool_choice.disable_parallel_tool_use"
+        )
+    parallel = None if disable is None else not disable
+    if kind == "auto" or kind == "none":
+        return ToolChoice(mode=kind, parallel=parallel)
+    if kind == "any":
+        return ToolChoice(mode="required", parallel=parallel)
+    if kind == "tool":
+        return ToolChoice(mode="tool", name=_string(value, "name", "tool_choice"), parallel=parallel)
+    raise InvalidRequest(
+        f"tool_choice.type: must be one of auto, any, tool, none; got {kind!r}", param="tool_choice.type"
+    )
+
+
+def _parse_thinking(value: object, extensions: dict[str, Any]) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
+        raise InvalidRequest("thinking: must be an object with a type", param="thinking")
+    if value["type"] != "enabled":
+        extensions["thinking"] = value  # disabled, adaptive, ...: only an Anthropic upstream understands them
+        return None
+    budget = value.get("budget_tokens")
+    if type(budget) is not int or budget < 1:
+        raise InvalidRequest("thinking.budget_tokens: a positive integer is required", param="thinking.budget_tokens")
+    if value.keys() - {"type", "budget_tokens"}:
+        extensions["thinking"] = value  # e.g. display: kept whole so that an Anthropic upstream sees all of it
+    return budget
