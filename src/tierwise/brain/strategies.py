@@ -1,0 +1,312 @@
+"""Offline routing strategies: references, learned routers, the multi-model predictor and the cascade.
+
+Every strategy answers one question the same way: given training tables and a test table, how eager is it
+to escalate each test prompt from the weak to the strong model (a score, higher = sooner), what does it pay
+whatever it decides (the cascade's second cheap answer), and why (one explained example).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from tierwise.brain.agreement import normalise_answer
+from tierwise.brain.artifact import Embedder, ScoringRouter
+from tierwise.brain.labels import Pair, needs_strong, pair_present, tier_split
+from tierwise.brain.table import FloatArray, OutcomeTable
+
+
+class EmbeddingCache:
+    """Encodes each distinct prompt once per run, whichever strategy and fold asks."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self._vectors: dict[str, npt.NDArray[np.float32]] = {}
+
+    @property
+    def dim(self) -> int:
+        return self.embedder.dim
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        for start in range(0, len(missing), 512):
+            batch = missing[start : start + 512]
+            for text, vector in zip(batch, self.embedder.encode(batch), strict=True):
+                self._vectors[text] = vector
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._vectors[t] for t in texts]).astype(np.float32)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Task:
+    """One train/test split for one model pair."""
+
+    train: tuple[OutcomeTable, ...]
+    test: OutcomeTable
+    pair: Pair
+    embeddings: EmbeddingCache | None = None
+
+    @property
+    def train_texts(self) -> list[str]:
+        return [t for table in self.train for t in table.texts]
+
+    def train_labels(self) -> FloatArray:
+        return np.concatenate([needs_strong(table, self.pair) for table in self.train])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Routing:
+    """A strategy's verdict on a test table."""
+
+    scores: FloatArray  # escalate in descending order
+    extra_cost: FloatArray | None = None  # per-prompt cost paid whatever the decision
+    example: str = ""  # why the first test prompt scored as it did
+    details: dict[str, str] = field(default_factory=dict)
+
+
+class Strategy(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> str:  # "reference" | "baseline" | "learned" | "cascade"
+        ...
+
+    def route(self, task: Task) -> Routing: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RandomMix:
+    """Escalates a random share of calls: every prompt scores alike (expected curve, exact APGR 0.5)."""
+
+    name: str = "random"
+    kind: str = "reference"
+
+    def route(self, task: Task) -> Routing:
+        return Routing(scores=np.zeros(len(task.test)), example="random: no prompt is preferred")
+
+
+@dataclass(frozen=True, slots=True)
+class Oracle:
+    """Knows the outcomes: escalates exactly the prompts where strong beats weak (the cheapest best model)."""
+
+    name: str = "oracle"
+    kind: str = "reference"
+
+    def route(self, task: Task) -> Routing:
+        t = task.test
+        gain = t.scores[:, t.model_index(task.pair.strong)] - t.scores[:, t.model_index(task.pair.weak)]
+        return Routing(scores=gain, example=f"oracle: strong gains {gain[0]:+.2f} on the first prompt")
+
+
+def _router_routing(router: ScoringRouter, task: Task) -> Routing:
+    texts = task.test.texts
+    return Routing(scores=router.score_many(texts), example=router.explain(texts[0]))
+
+
+@dataclass(frozen=True, slots=True)
+class TfidfLogistic:
+    """Baseline: TF-IDF word 1-2-grams and logistic regression (C = 1)."""
+
+    name: str = "tfidf-lr"
+    kind: str = "baseline"
+
+    def route(self, task: Task) -> Routing:
+        from tierwise.brain.training import fit_tfidf_router
+
+        return _router_routing(fit_tfidf_router(task.train_texts, task.train_labels()), task)
+
+
+@dataclass(frozen=True, slots=True)
+class TfidfKnn:
+    """Baseline: the mean label of the 25 most cosine-similar training prompts under TF-IDF."""
+
+    name: str = "tfidf-knn"
+    kind: str = "baseline"
+    k: int = 25
+
+    def route(self, task: Task) -> Routing:
+        from tierwise.brain.features import Tfidf
+        from tierwise.brain.training import tfidf_matrix
+
+        texts = task.train_texts
+        labels = task.train_labels()
+        tfidf = Tfidf.fit(texts)
+        train, test = tfidf_matrix(tfidf, texts), tfidf_matrix(tfidf, task.test.texts)
+        scores = np.empty(len(task.test))
+        k = min(self.k, len(texts))
+        for start in range(0, len(task.test), 1024):
+            sims = (test[start : start + 1024] @ train.T).toarray()
+            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            scores[start : start + 1024] = labels[top].mean(axis=1)
+        return Routing(scores=scores, example=f"tfidf-knn: {scores[0]:.2f} of {k} neighbours needed strong")
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingRouter:
+    """Static sentence embeddings with a k-NN head, a logistic head (plus surface features), or both."""
+
+    heads: str = "knn+lr"  # "knn", "lr" or "knn+lr"
+    kind: str = "learned"
+
+    @property
+    def name(self) -> str:
+        return f"embed-{self.heads}"
+
+    def fit(self, task: Task) -> ScoringRouter:
+        from tierwise.brain.training import fit_embedding_router
+
+        assert task.embeddings is not None, "embedding strategies need an embedder"
+        texts = task.train_texts
+        return fit_embedding_router(
+            texts,
+            task.train_labels(),
+            embedder=task.embeddings,
+            embeddings=task.embeddings.encode(texts),
+            heads=self.heads,
+        )
+
+    def route(self, task: Task) -> Routing:
+        return _router_routing(self.fit(task), task)
+
+
+@dataclass(frozen=True, slots=True)
+class MultiModel:
+    """Predicts every training model's score on the prompt, one logistic head per model.
+
+    For the named pair it escalates by predicted gain ``p(strong) - p(weak)``; when the pair is not in the
+    training tables, by the predicted gain of the premium half of the models over the cheap half.
+    """
+
+    name: str = "multi-model"
+    kind: str = "learned"
+
+    def predict(self, task: Task, table: OutcomeTable) -> tuple[FloatArray, list[int]]:
+        """Predicted scores ``(n_test, n_models_of_table)`` for the models of one training table."""
+        from tierwise.brain.training import choose_c, fit_logistic
+
+        train_feats, test_feats = self._features(task, [table])
+        cols = list(range(len(table.models)))
+        mean_target = table.scores.mean(axis=1)
+        c = choose_c(train_feats, mean_target)
+        preds = np.stack([fit_logistic(train_feats, table.scores[:, j], c=c).predict(test_feats) for j in cols], axis=1)
+        return preds, cols
+
+    def route(self, task: Task) -> Routing:
+        gains = []
+        for table in task.train:
+            preds, _ = self.predict(task, table)
+            if pair_present(table, task.pair):
+                gain = preds[:, table.model_index(task.pair.strong)] - preds[:, table.model_index(task.pair.weak)]
+            else:
+                cheap, premium = tier_split(table)
+                gain = preds[:, premium].mean(axis=1) - preds[:, cheap].mean(axis=1)
+            gains.append(gain)
+        scores = np.mean(gains, axis=0)
+        return Routing(scores=scores, example=f"multi-model: predicted gain of strong {scores[0]:+.2f}")
+
+    @staticmethod
+    def _features(task: Task, tables: Sequence[OutcomeTable]) -> tuple[npt.NDArray[np.float32], ...]:
+        from tierwise.brain.training import dense_features
+
+        assert task.embeddings is not None, "the multi-model predictor needs an embedder"
+        texts = [t for table in tables for t in table.texts]
+        return (
+            dense_features(task.embeddings.encode(texts), texts),
+            dense_features(task.embeddings.encode(task.test.texts), task.test.texts),
+        )
+
+
+def average_ranks(values: FloatArray) -> FloatArray:
+    """Ranks scaled into (0, 1), ties sharing their mean rank (so a constant prior orders nothing)."""
+    ordered = np.sort(values)
+    low = np.searchsorted(ordered, values, side="left")
+    high = np.searchsorted(ordered, values, side="right")
+    return (low + high) / (2.0 * len(values))
+
+
+def disagreement(table: OutcomeTable, weak: int, verifier: int) -> FloatArray:
+    """1 where the weak model's extracted answer is missing or differs from the verifier's, else 0."""
+    out = np.empty(len(table))
+    for i, row in enumerate(table.answers):
+        a, b = normalise_answer(row[weak]), normalise_answer(row[verifier])
+        out[i] = 0.0 if a and a == b else 1.0
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Cascade:
+    """Answer with the weak model; escalate when a second cheap model's answer disagrees.
+
+    The verifier is the model (no dearer than the weak one) whose disagreement best separates the prompts
+    that need strong on the training tables. Within the disagreeing and the agreeing prompts, the learned
+    ``prior`` orders the escalations, so the threshold sweep runs from "only disagreements the prior fears
+    most" to "everything". Every call pays for the verifier's answer.
+    """
+
+    prior: Strategy | None = None
+    verifier: str | None = None
+    kind: str = "cascade"
+
+    @property
+    def name(self) -> str:
+        return "cascade" if self.prior is None else f"cascade+{self.prior.name}"
+
+    def choose_verifier(self, task: Task) -> str:
+        if self.verifier is not None:
+            return self.verifier
+        test, pair = task.test, task.pair
+        weak = test.model_index(pair.weak)
+        weak_cost = test.costs[:, weak].mean()
+        candidates = [
+            m
+            for j, m in enumerate(test.models)
+            if j not in (weak, test.model_index(pair.strong))
+            and test.costs[:, j].mean() <= weak_cost
+            and test.has_answers(m)
+        ]
+        if not candidates:
+            raise ValueError(f"no cheap model with answers to check {pair.weak} against in {test.name}")
+        judged = [t for t in task.train if pair_present(t, pair) and all(t.has_model(m) for m in candidates)]
+        if not judged:
+            return min(candidates, key=lambda m: test.costs[:, test.model_index(m)].mean())
+        from tierwise.brain.metrics import apgr, sweep
+
+        def training_apgr(model: str) -> float:
+            total = 0.0
+            for t in judged:
+                w, s = t.model_index(pair.weak), t.model_index(pair.strong)
+                dis = disagreement(t, w, t.model_index(model))
+                curve = sweep(
+                    dis,
+                    quality_kept=t.scores[:, w],
+                    quality_escalated=t.scores[:, s],
+                    cost_kept=t.costs[:, w],
+                    cost_escalated=t.costs[:, s],
+                )
+                total += apgr(curve)
+            return total
+
+        return max(candidates, key=training_apgr)
+
+    def route(self, task: Task) -> Routing:
+        test = task.test
+        if not test.has_answers(task.pair.weak):
+            raise ValueError(f"{test.name} has no extracted answers for {task.pair.weak}: no cascade")
+        verifier = self.choose_verifier(task)
+        v = test.model_index(verifier)
+        dis = disagreement(test, test.model_index(task.pair.weak), v)
+        prior = self.prior.route(task).scores if self.prior is not None else np.zeros(len(test))
+        ranks = average_ranks(prior)
+        agreed = "agree" if dis[0] == 0 else "disagree"
+        return Routing(
+            scores=dis + 0.999 * ranks,
+            extra_cost=test.costs[:, v],
+            example=f"cascade: {task.pair.weak} and {verifier} {agreed}; prior rank {ranks[0]:.2f}",
+            details={"verifier": verifier},
+        )
