@@ -7,7 +7,8 @@ above can tell an outage from a bad request without knowing about aiohttp.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 
 import aiohttp
 
@@ -24,13 +25,16 @@ class UpstreamProvider:
         self.wire = wire_for(settings.api)
         self._session = session
         self._url = settings.base_url + self.wire.UPSTREAM_PATH
+        self._build: Callable[..., bytes] = self.wire.build_upstream_request
+        if settings.kind == "openai":  # OpenAI's reasoning models reject the older max_tokens name
+            self._build = partial(self._build, max_tokens_field="max_completion_tokens")
         self._headers = {**self.wire.upstream_headers(settings.api_key), **settings.headers}
         t = settings.timeouts
         self._timeout = aiohttp.ClientTimeout(total=t.total_s, sock_connect=t.connect_s)
         self._first_token_s = t.first_token_s
 
     def _body(self, request: ChatRequest, model: ModelSettings) -> bytes:
-        return self.wire.build_upstream_request(
+        return self._build(
             request, upstream_model=model.upstream_id, default_max_tokens=model.max_output_tokens
         )
 
