@@ -66,7 +66,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def strategy_help() -> str:
-    return "random, oracle, " + ", ".join(LEARNED) + ", cascade, cascade+PRIOR (PRIOR a learned strategy)"
+    return (
+        "random, oracle, "
+        + ", ".join(LEARNED)
+        + ", cascadeN+PRIOR (N cheap checkers, default 1; +PRIOR: a learned strategy breaks ties)"
+    )
 
 
 # --- eval ---------------------------------------------------------------------------------------------------
@@ -129,7 +133,7 @@ def build_strategies(names: Sequence[str] | None, have_embedder: bool) -> list[S
     if not names:
         learned = [n for n in LEARNED if have_embedder or not (n.startswith("embed") or n == "multi-model")]
         prior = DEFAULT_PRIOR if have_embedder else "tfidf-lr"
-        names = ["random", "oracle", *learned, "cascade", f"cascade+{prior}"]
+        names = ["random", "oracle", *learned, "cascade", f"cascade+{prior}", f"cascade2+{prior}"]
 
     def one(name: str) -> Strategy:
         if name == "random":
@@ -144,10 +148,10 @@ def build_strategies(names: Sequence[str] | None, have_embedder: bool) -> list[S
             return s.EmbeddingRouter(heads=name.removeprefix("embed-"))
         if name == "multi-model":
             return s.MultiModel()
-        if name == "cascade":
-            return s.Cascade()
-        if name.startswith("cascade+"):
-            return s.Cascade(prior=one(name.removeprefix("cascade+")))
+        if name.startswith("cascade"):
+            head, _, prior = name.partition("+")
+            checkers = int(head.removeprefix("cascade") or 1)
+            return s.Cascade(prior=one(prior) if prior else None, checkers=checkers)
         raise SystemExit(f"tierwise: unknown strategy {name!r} ({strategy_help()})")
 
     built = [one(n) for n in names]

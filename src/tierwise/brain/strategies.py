@@ -7,6 +7,7 @@ whatever it decides (the cascade's second cheap answer), and why (one explained 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -230,83 +231,124 @@ def average_ranks(values: FloatArray) -> FloatArray:
     return (low + high) / (2.0 * len(values))
 
 
-def disagreement(table: OutcomeTable, weak: int, verifier: int) -> FloatArray:
-    """1 where the weak model's extracted answer is missing or differs from the verifier's, else 0."""
-    out = np.empty(len(table))
-    for i, row in enumerate(table.answers):
-        a, b = normalise_answer(row[weak]), normalise_answer(row[verifier])
-        out[i] = 0.0 if a and a == b else 1.0
-    return out
+def answer_pattern(table: OutcomeTable, weak: str, panel: Sequence[str]) -> FloatArray:
+    """Agreement features of the weak model and its checkers, one row per prompt.
+
+    Columns: the weak answer is missing; then, for every pair of (weak, checker, ...), whether both answers
+    exist and are equal. Checkers agreeing with each other against the weak model is the strongest hint
+    that the prompt is solvable and the weak model got it wrong.
+    """
+    cols = [table.model_index(m) for m in (weak, *panel)]
+    answers = [[normalise_answer(row[j]) for j in cols] for row in table.answers]
+    features = [[0.0 if a[0] else 1.0] for a in answers]
+    for x, y in itertools.combinations(range(len(cols)), 2):
+        for row, a in zip(features, answers, strict=True):
+            row.append(1.0 if a[x] and a[x] == a[y] else 0.0)
+    return np.array(features)
 
 
 @dataclass(frozen=True, slots=True)
 class Cascade:
-    """Answer with the weak model; escalate when a second cheap model's answer disagrees.
+    """Answer with the weak model; escalate when its answer looks unreliable.
 
-    The verifier is the model (no dearer than the weak one) whose disagreement best separates the prompts
-    that need strong on the training tables. Within the disagreeing and the agreeing prompts, the learned
-    ``prior`` orders the escalations, so the threshold sweep runs from "only disagreements the prior fears
-    most" to "everything". Every call pays for the verifier's answer.
+    ``checkers`` other cheap models (no dearer than the weak one, with extracted answers) answer too; a
+    logistic model of the agreement pattern (``answer_pattern``), fitted on the training tables, says how
+    likely strong is to be needed. With one checker that is "the two cheap answers differ". The learned
+    ``prior`` breaks ties inside each pattern, so the threshold sweep runs from "the most alarming pattern
+    the prior fears most" to "everything". Every call pays for the checkers' answers. The checkers are
+    picked greedily by training APGR; without the pair in the training tables, the cheapest are used and
+    the score is the share of checkers that disagree.
     """
 
     prior: Strategy | None = None
-    verifier: str | None = None
+    checkers: int = 1
     kind: str = "cascade"
 
     @property
     def name(self) -> str:
-        return "cascade" if self.prior is None else f"cascade+{self.prior.name}"
+        base = "cascade" if self.checkers == 1 else f"cascade{self.checkers}"
+        return base if self.prior is None else f"{base}+{self.prior.name}"
 
-    def choose_verifier(self, task: Task) -> str:
-        if self.verifier is not None:
-            return self.verifier
+    def candidates(self, task: Task) -> list[str]:
         test, pair = task.test, task.pair
         weak = test.model_index(pair.weak)
         weak_cost = test.costs[:, weak].mean()
-        candidates = [
+        return [
             m
             for j, m in enumerate(test.models)
             if j not in (weak, test.model_index(pair.strong))
             and test.costs[:, j].mean() <= weak_cost
             and test.has_answers(m)
         ]
-        if not candidates:
-            raise ValueError(f"no cheap model with answers to check {pair.weak} against in {test.name}")
-        judged = [t for t in task.train if pair_present(t, pair) and all(t.has_model(m) for m in candidates)]
+
+    def choose_panel(self, task: Task) -> tuple[tuple[str, ...], list[OutcomeTable]]:
+        candidates = self.candidates(task)
+        if len(candidates) < self.checkers:
+            raise ValueError(f"fewer than {self.checkers} cheap models with answers to check {task.pair.weak}")
+        judged = [t for t in task.train if pair_present(t, task.pair) and all(t.has_model(m) for m in candidates)]
         if not judged:
-            return min(candidates, key=lambda m: test.costs[:, test.model_index(m)].mean())
-        from tierwise.brain.metrics import apgr, sweep
-
-        def training_apgr(model: str) -> float:
-            total = 0.0
-            for t in judged:
-                w, s = t.model_index(pair.weak), t.model_index(pair.strong)
-                dis = disagreement(t, w, t.model_index(model))
-                curve = sweep(
-                    dis,
-                    quality_kept=t.scores[:, w],
-                    quality_escalated=t.scores[:, s],
-                    cost_kept=t.costs[:, w],
-                    cost_escalated=t.costs[:, s],
-                )
-                total += apgr(curve)
-            return total
-
-        return max(candidates, key=training_apgr)
+            by_cost = sorted(candidates, key=lambda m: task.test.costs[:, task.test.model_index(m)].mean())
+            return tuple(by_cost[: self.checkers]), []
+        panel: tuple[str, ...] = ()
+        for _ in range(self.checkers):
+            rest = [m for m in candidates if m not in panel]
+            panel = max(((*panel, m) for m in rest), key=lambda p: self._training_apgr(judged, task.pair, p))
+        return panel, judged
 
     def route(self, task: Task) -> Routing:
-        test = task.test
-        if not test.has_answers(task.pair.weak):
-            raise ValueError(f"{test.name} has no extracted answers for {task.pair.weak}: no cascade")
-        verifier = self.choose_verifier(task)
-        v = test.model_index(verifier)
-        dis = disagreement(test, test.model_index(task.pair.weak), v)
+        from sklearn.linear_model import LogisticRegression
+
+        test, pair = task.test, task.pair
+        if not test.has_answers(pair.weak):
+            raise ValueError(f"{test.name} has no extracted answers for {pair.weak}: no cascade")
+        panel, judged = self.choose_panel(task)
+        features = answer_pattern(test, pair.weak, panel)
+        if judged:
+            x = np.vstack([answer_pattern(t, pair.weak, panel) for t in judged])
+            y = np.concatenate([needs_strong(t, pair) for t in judged])
+            alarm = (
+                LogisticRegression(C=1.0).fit(x, y > 0.5).predict_proba(features)[:, 1]
+                if 0 < y.mean() < 1
+                else features[:, 0]
+            )
+        else:
+            alarm = 1.0 - features[:, 1 : 1 + len(panel)].mean(axis=1)  # share of checkers disagreeing
+        levels = np.unique(np.round(alarm, 9), return_inverse=True)[1].astype(np.float64)
         prior = self.prior.route(task).scores if self.prior is not None else np.zeros(len(test))
         ranks = average_ranks(prior)
-        agreed = "agree" if dis[0] == 0 else "disagree"
+        extra = sum((test.costs[:, test.model_index(m)] for m in panel), np.zeros(len(test)))
         return Routing(
-            scores=dis + 0.999 * ranks,
-            extra_cost=test.costs[:, v],
-            example=f"cascade: {task.pair.weak} and {verifier} {agreed}; prior rank {ranks[0]:.2f}",
-            details={"verifier": verifier},
+            scores=levels + 0.999 * ranks,
+            extra_cost=extra,
+            example=(
+                f"cascade: checked {pair.weak} against {', '.join(panel)}; alarm {alarm[0]:.2f}, "
+                f"prior rank {ranks[0]:.2f}"
+            ),
+            details={"checkers": ", ".join(panel)},
         )
+
+    @staticmethod
+    def _training_apgr(tables: Sequence[OutcomeTable], pair: Pair, panel: Sequence[str]) -> float:
+        from sklearn.linear_model import LogisticRegression
+
+        from tierwise.brain.metrics import apgr, sweep
+
+        total = 0.0
+        for t in tables:
+            w, s = t.model_index(pair.weak), t.model_index(pair.strong)
+            x, y = answer_pattern(t, pair.weak, panel), needs_strong(t, pair)
+            if not 0 < y.mean() < 1:
+                continue
+            alarm = LogisticRegression(C=1.0).fit(x, y > 0.5).predict_proba(x)[:, 1]
+            extra = sum((t.costs[:, t.model_index(m)] for m in panel), np.zeros(len(t)))
+            curve = sweep(
+                alarm,
+                quality_kept=t.scores[:, w],
+                quality_escalated=t.scores[:, s],
+                cost_kept=t.costs[:, w] + extra,
+                cost_escalated=t.costs[:, s] + extra,
+                q_weak=float(t.scores[:, w].mean()),
+                q_strong=float(t.scores[:, s].mean()),
+            )
+            total += apgr(curve)
+        return total
