@@ -9,7 +9,7 @@ import os
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, cast, get_args
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -20,7 +20,6 @@ from tierwise.config.settings import (
     LearnedSettings,
     ModelSettings,
     Prices,
-    ProviderKind,
     ProviderSettings,
     RoutingSettings,
     Rule,
@@ -176,10 +175,9 @@ def _resolve_provider(name: str, p: schema.ProviderFile, environ: Mapping[str, s
     base_url = base_url or _DEFAULT_BASE_URLS.get(p.kind)
     if not base_url:
         raise fail(("providers", name, "base_url"), f"provider '{name}' of kind {p.kind} needs a base_url")
-    assert p.kind in get_args(ProviderKind)
     return ProviderSettings(
         name=name,
-        kind=cast(ProviderKind, p.kind),
+        kind=p.kind,
         api="anthropic" if p.kind == "anthropic" else "openai",
         base_url=base_url.rstrip("/"),
         api_key=(environ.get(p.api_key_env) or None) if p.api_key_env else None,
@@ -217,6 +215,7 @@ def _resolve_routing(r: schema.RoutingFile) -> RoutingSettings:
         default_tier=r.default_tier,
         rules=rules,
         fallback_to_next_tier=r.fallback_to_next_tier,
+        sticky_sessions=r.sticky_sessions,
         learned=LearnedSettings(
             artifact=r.learned.artifact,
             threshold=r.learned.threshold,

@@ -26,7 +26,7 @@ class ProviderFile(_Strict):
     base_url_env: str | None = None  # when this variable is set, it overrides base_url
     api_key_env: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
-    timeouts: TimeoutsFile = Field(default_factory=TimeoutsFile)
+    timeouts: TimeoutsFile = Field(default_factory=lambda: TimeoutsFile())
 
 
 class PricesFile(_Strict):
@@ -78,9 +78,10 @@ class RoutingFile(_Strict):
     policy: Literal["rules", "learned", "cascade"] = "rules"
     default_tier: TierName = "default"
     fallback_to_next_tier: bool = True
+    sticky_sessions: bool = True
     rules: list[RuleFile] = Field(default_factory=list)
-    learned: LearnedFile = Field(default_factory=LearnedFile)
-    cascade: CascadeFile = Field(default_factory=CascadeFile)
+    learned: LearnedFile = Field(default_factory=lambda: LearnedFile())
+    cascade: CascadeFile = Field(default_factory=lambda: CascadeFile())
 
 
 class ServerFile(_Strict):
@@ -94,9 +95,9 @@ class LedgerFile(_Strict):
 
 
 class ConfigFile(_Strict):
-    server: ServerFile = Field(default_factory=ServerFile)
-    ledger: LedgerFile = Field(default_factory=LedgerFile)
+    server: ServerFile = Field(default_factory=lambda: ServerFile())
+    ledger: LedgerFile = Field(default_factory=lambda: LedgerFile())
     providers: dict[str, ProviderFile]
     models: dict[str, ModelFile]
     tiers: dict[TierName, list[str]]
-    routing: RoutingFile = Field(default_factory=RoutingFile)
+    routing: RoutingFile = Field(default_factory=lambda: RoutingFile())

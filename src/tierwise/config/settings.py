@@ -101,6 +101,7 @@ class RoutingSettings:
     default_tier: Tier = "default"
     rules: tuple[Rule, ...] = ()
     fallback_to_next_tier: bool = True
+    sticky_sessions: bool = True
     learned: LearnedSettings = field(default_factory=LearnedSettings)
     cascade: CascadeSettings = field(default_factory=CascadeSettings)
 

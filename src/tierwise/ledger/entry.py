@@ -38,5 +38,7 @@ class LedgerEntry:
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     attempts: list[Attempt] = field(default_factory=list)
+    # Calls made for this request besides the one that answered (a cascade's checker, say): (alias, usage).
+    side_calls: list[tuple[str, Usage]] = field(default_factory=list)
     session: str | None = None
     key_id: str | None = None

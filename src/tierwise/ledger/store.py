@@ -136,6 +136,11 @@ class Ledger:
     def _row(self, e: LedgerEntry) -> tuple[object, ...]:
         model = self._models.get(e.model) if e.model else None
         cost = self._prices.cost(model, e.usage) if model is not None else None
+        for alias, usage in e.side_calls:
+            side_model = self._models.get(alias)
+            side_cost = self._prices.cost(side_model, usage) if side_model is not None else None
+            if side_cost is not None:
+                cost = side_cost if cost is None else cost + side_cost
         baseline = self._prices.cost(self._baseline, e.usage) if self._baseline is not None else None
         u = e.usage
         return (

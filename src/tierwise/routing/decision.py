@@ -24,6 +24,7 @@ class RouteInput:
     latency: str | None = None  # x-tierwise-latency, e.g. "realtime"
     task: str | None = None  # a task label if the caller gave one (x-tierwise-task)
     session: str | None = None  # x-tierwise-session, for stickiness
+    conversation: int | None = None  # identifies a multi-turn conversation by its opening, for stickiness
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import cast
 
 from tierwise.errors import InvalidRequest
 from tierwise.routing.decision import TIERS, RouteInput, Tier
@@ -50,6 +49,16 @@ def last_user_text(request: ChatRequest) -> str:
     return ""
 
 
+def conversation_key(request: ChatRequest) -> int | None:
+    """A multi-turn conversation resends its opening every turn: hash it (in memory only, never stored)."""
+    if len(request.messages) < 2:
+        return None
+    first = request.messages[0]
+    opening = "".join(part.text[:2000] for part in first.parts if isinstance(part, TextPart))
+    system = "".join(part.text[:1000] for part in request.system)
+    return hash((system, opening))
+
+
 def _needs_vision(request: ChatRequest) -> bool:
     for message in request.messages:
         for part in message.parts:
@@ -66,7 +75,7 @@ def _parse_tier(value: str, where: str) -> Tier:
             f"{where}: unknown tier '{value}'; expected one of {', '.join(TIERS)}",
             param="model" if where == "model" else None,
         )
-    return cast(Tier, value)
+    return value
 
 
 def route_input(request: ChatRequest, headers: Mapping[str, str]) -> RouteInput:
@@ -90,4 +99,5 @@ def route_input(request: ChatRequest, headers: Mapping[str, str]) -> RouteInput:
         latency=latency.strip().lower() if latency else None,
         task=(headers.get("x-tierwise-task") or "").strip().lower() or None,
         session=headers.get("x-tierwise-session") or None,
+        conversation=conversation_key(request),
     )

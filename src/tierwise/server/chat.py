@@ -12,9 +12,11 @@ from aiohttp import web
 
 from tierwise.errors import InvalidRequest, PayloadTooLarge, TierwiseError, UpstreamError
 from tierwise.ledger.entry import LedgerEntry
+from tierwise.routing.cascade import CASCADE
 from tierwise.routing.decision import RoutingDecision
 from tierwise.routing.features import route_input
 from tierwise.server.gateway import Gateway
+from tierwise.server.guard import Grant
 from tierwise.types import ApiName, ChatRequest, StreamEnd, StreamEvent, StreamStart
 from tierwise.wire.format import WireFormat, wire_for
 
@@ -34,21 +36,28 @@ class ChatEndpoint:
         gateway = request.app[GATEWAY]
         started = time.perf_counter()
         entry = LedgerEntry(request_id="twr_" + secrets.token_hex(12), started_at=time.time(), api=self.api)
+        grant: Grant | None = None
         try:
+            grant = gateway.guard.authenticate(request.headers)
+            entry.key_id = grant.key_id
             chat = self.wire.parse_request(await _read_json(request, gateway.settings.server.max_body_bytes))
             entry.requested_model, entry.stream = chat.model, chat.stream
             features = route_input(chat, request.headers)
             entry.session = features.session
             decision = gateway.router.decide(features)
             entry.policy, entry.tier, entry.reasons = decision.policy, decision.tier, decision.reason
+            grant.admit(chat, decision, features)
             if chat.stream:
                 return await self._stream(request, gateway, chat, decision, entry, started)
-            response = await gateway.dispatcher.complete(chat, decision, entry)
+            if decision.policy == CASCADE and not chat.tools:
+                response = await gateway.cascade.complete(chat, decision, entry, features)
+            else:
+                response = await gateway.dispatcher.complete(chat, decision, entry)
             entry.usage, entry.status = response.usage, 200
             return web.Response(
                 body=self.wire.render_response(response),
                 content_type="application/json",
-                headers=_explain(entry, decision),
+                headers=_explain(entry),
             )
         except TierwiseError as err:
             return self._error(err, entry)
@@ -60,6 +69,8 @@ class ChatEndpoint:
             raise
         finally:
             entry.latency_ms = (time.perf_counter() - started) * 1000.0
+            if grant is not None:
+                grant.settle(entry)
             gateway.ledger.record(entry)
 
     def _error(self, err: TierwiseError, entry: LedgerEntry, status: int | None = None) -> web.Response:
@@ -86,7 +97,7 @@ class ChatEndpoint:
             headers={
                 "content-type": "text/event-stream; charset=utf-8",
                 "cache-control": "no-cache",
-                **_explain(entry, decision),
+                **_explain(entry),
             },
         )
         try:
@@ -131,14 +142,15 @@ async def _read_json(request: web.Request, max_bytes: int) -> object:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
 
 
-def _explain(entry: LedgerEntry, decision: RoutingDecision) -> dict[str, str]:
-    reason = decision.reason
-    if entry.model and entry.model != decision.model:
-        reason += f"; {decision.model} failed, fell back to {entry.model}"
+def _explain(entry: LedgerEntry) -> dict[str, str]:
+    reason = entry.reasons
+    first_choice = entry.attempts[0].model if entry.attempts else entry.model
+    if entry.model and first_choice != entry.model and "cascade:" not in reason:
+        reason += f"; {first_choice} failed, fell back to {entry.model}"
     reason = reason.encode("ascii", "replace").decode("ascii")
     return {
         "x-tierwise-request-id": entry.request_id,
-        "x-tierwise-model": entry.model or decision.model,
+        "x-tierwise-model": entry.model or "none",
         "x-tierwise-tier": entry.tier or "none",
         "x-tierwise-reason": reason if len(reason) <= _REASON_MAX else reason[: _REASON_MAX - 3] + "...",
         "x-tierwise-attempts": str(len(entry.attempts)),

@@ -8,9 +8,11 @@ import aiohttp
 
 from tierwise.config.settings import Settings
 from tierwise.ledger.store import Ledger
+from tierwise.providers.cascade import CascadeDispatcher
 from tierwise.providers.dispatch import Dispatcher
 from tierwise.routing.decision import Router
 from tierwise.routing.policies import build_router
+from tierwise.server.guard import Guard, OpenGuard
 
 
 @dataclass(slots=True)
@@ -18,7 +20,9 @@ class Gateway:
     settings: Settings
     router: Router
     dispatcher: Dispatcher
+    cascade: CascadeDispatcher
     ledger: Ledger
+    guard: Guard
     session: aiohttp.ClientSession
 
     @classmethod
@@ -29,14 +33,18 @@ class Gateway:
             auto_decompress=True,
         )
         escalation = settings.tiers.get("escalation") or ()
+        dispatcher = Dispatcher(settings, session)
         return cls(
             settings=settings,
             router=build_router(settings),
-            dispatcher=Dispatcher(settings, session),
+            dispatcher=dispatcher,
+            cascade=CascadeDispatcher(settings, dispatcher),
             ledger=Ledger(settings.ledger_path, models=settings.models, baseline=escalation[0] if escalation else None),
+            guard=OpenGuard(),
             session=session,
         )
 
     async def close(self) -> None:
         await self.session.close()
+        self.guard.close()
         self.ledger.close()

@@ -1,0 +1,41 @@
+"""The cascade policy's decision: where the learned prior is confident the prompt is hard, go straight to
+the strong tier; otherwise answer on the cheap tier and let the dispatcher check that answer."""
+
+from __future__ import annotations
+
+from tierwise.config.settings import Settings
+from tierwise.routing.candidates import decide_in_tier
+from tierwise.routing.decision import RouteInput, RoutingDecision
+from tierwise.routing.learned import LearnedRouter, PromptScorer
+from tierwise.routing.rules import RulesRouter
+
+CASCADE = "cascade"
+
+
+class CascadeRouter:
+    name = CASCADE
+
+    def __init__(self, settings: Settings, rules: RulesRouter, scorer: PromptScorer | None = None) -> None:
+        self._settings = settings
+        self._rules = rules
+        self._prior = LearnedRouter(settings, rules, scorer)
+
+    def decide(self, route_input: RouteInput) -> RoutingDecision:
+        direct = self._rules.direct_decision(route_input)
+        if direct is not None:
+            return direct
+        matched = self._rules.match_rules(route_input)
+        if matched is not None:
+            tier, reasons = matched
+            return decide_in_tier(self._settings, tier, reasons, route_input, policy="rules")
+        cascade = self._settings.routing.cascade
+        tier, score, reason = self._prior.score(route_input)
+        if tier == cascade.strong_tier:
+            return decide_in_tier(
+                self._settings, tier, [f"cascade prior: {reason}"], route_input, policy="learned", score=score
+            )
+        reasons = [
+            f"cascade: {cascade.cheap_tier} answers, {cascade.checker_tier} checks, "
+            f"{cascade.strong_tier} on disagreement (prior {score:.2f})"
+        ]
+        return decide_in_tier(self._settings, cascade.cheap_tier, reasons, route_input, policy=CASCADE, score=score)

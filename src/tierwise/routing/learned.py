@@ -1,0 +1,59 @@
+"""The learned policy: explicit tiers and matching rules first, then a router trained on outcome data
+decides between the weak and the strong tier by comparing its score with a calibrated threshold."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from tierwise.config.settings import Settings
+from tierwise.errors import ConfigError
+from tierwise.routing.candidates import decide_in_tier
+from tierwise.routing.decision import RouteInput, RoutingDecision, Tier
+from tierwise.routing.rules import RulesRouter
+
+
+class PromptScorer(Protocol):
+    """What the gateway needs of a trained router (``tierwise.brain.artifact.ScoringRouter`` is one)."""
+
+    def score(self, prompt: str) -> float: ...
+    def describe(self) -> str: ...
+
+
+def load_scorer(artifact: str | None) -> PromptScorer:
+    from tierwise.brain.artifact import ArtifactError, load_router
+
+    try:
+        return load_router(artifact)
+    except (ArtifactError, OSError) as exc:
+        raise ConfigError(f"routing.learned.artifact: {exc}") from None
+
+
+class LearnedRouter:
+    name = "learned"
+
+    def __init__(self, settings: Settings, rules: RulesRouter, scorer: PromptScorer | None = None) -> None:
+        self._settings = settings
+        self._rules = rules
+        self._learned = settings.routing.learned
+        self._scorer = scorer if scorer is not None else load_scorer(self._learned.artifact)
+
+    def score(self, route_input: RouteInput) -> tuple[Tier, float, str]:
+        """The tier the score picks, the score, and a short reason."""
+        score = self._scorer.score(route_input.prompt)
+        threshold = self._learned.threshold
+        if score >= threshold:
+            tier, relation = self._learned.strong_tier, ">="
+        else:
+            tier, relation = self._learned.weak_tier, "<"
+        return tier, score, f"{self._scorer.describe()}: score {score:.2f} {relation} threshold {threshold:.2f}"
+
+    def decide(self, route_input: RouteInput) -> RoutingDecision:
+        direct = self._rules.direct_decision(route_input)
+        if direct is not None:
+            return direct
+        matched = self._rules.match_rules(route_input)
+        if matched is not None:
+            tier, reasons = matched
+            return decide_in_tier(self._settings, tier, reasons, route_input, policy=self.name)
+        tier, score, reason = self.score(route_input)
+        return decide_in_tier(self._settings, tier, [reason], route_input, policy=self.name, score=score)

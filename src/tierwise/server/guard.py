@@ -1,0 +1,57 @@
+"""Who may call the gateway, and how much: the interface the chat endpoints call, and the open default.
+
+When no gateway keys are configured every request is let in (``OpenGuard``); ``tierwise.keys`` provides
+the guard that checks virtual keys, allowed tiers, rate limits and budgets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from tierwise.ledger.entry import LedgerEntry
+from tierwise.routing.decision import RouteInput, RoutingDecision
+from tierwise.types import ChatRequest
+
+
+class Grant(Protocol):
+    """One request's permission, from authentication to settlement."""
+
+    key_id: str | None
+
+    def admit(self, request: ChatRequest, decision: RoutingDecision, route_input: RouteInput) -> None:
+        """Check allowed tiers and limits and reserve budget; raises a ClientError (403/429) to refuse."""
+
+    def settle(self, entry: LedgerEntry) -> None:
+        """Called exactly once when the request ends, admitted or not: release or charge the reservation."""
+
+
+class Guard(Protocol):
+    def authenticate(self, headers: Mapping[str, str]) -> Grant:
+        """Raises AuthenticationFailed (401) when the request carries no valid key."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class _OpenGrant:
+    key_id: str | None = None
+
+    def admit(self, request: ChatRequest, decision: RoutingDecision, route_input: RouteInput) -> None:
+        return None
+
+    def settle(self, entry: LedgerEntry) -> None:
+        return None
+
+
+_OPEN_GRANT = _OpenGrant()
+
+
+class OpenGuard:
+    """No keys configured: everyone is let in, nothing is counted."""
+
+    def authenticate(self, headers: Mapping[str, str]) -> Grant:
+        return _OPEN_GRANT
+
+    def close(self) -> None:
+        return None
