@@ -56,9 +56,7 @@ def test_stream_helper_final_message(client: anthropic.Anthropic) -> None:
     assert final.usage.input_tokens > 0 and final.usage.output_tokens > 0
 
 
-def test_anthropic_client_reaches_openai_model_with_tools(
-    client: anthropic.Anthropic, fake_openai: FakeOpenAI
-) -> None:
+def test_anthropic_client_reaches_openai_model_with_tools(client: anthropic.Anthropic, fake_openai: FakeOpenAI) -> None:
     messages: list[anthropic.types.MessageParam] = [
         {"role": "user", "content": "Please use a tool for the weather in Oslo"}
     ]
@@ -111,7 +109,9 @@ def test_thinking_blocks_survive(client: anthropic.Anthropic) -> None:
     assert message.content[0].type == "thinking" and message.content[0].signature
 
 
-def test_image_input_from_openai_client_reaches_anthropic(gateway: GatewayProcess, fake_anthropic: FakeAnthropic) -> None:
+def test_image_input_from_openai_client_reaches_anthropic(
+    gateway: GatewayProcess, fake_anthropic: FakeAnthropic
+) -> None:
     import openai
 
     client = openai.OpenAI(base_url=gateway.url + "/v1", api_key="k", max_retries=0)

@@ -147,8 +147,9 @@ def test_mid_stream_failure_ends_with_an_error_event(gateway: GatewayProcess, fa
     assert "overloaded" in str(err.value).lower() or "error" in str(err.value).lower()
 
 
-def test_all_fallbacks_exhausted_is_a_clear_5xx(gateway: GatewayProcess, fake_anthropic: FakeAnthropic,
-                                               fake_openai: FakeOpenAI) -> None:
+def test_all_fallbacks_exhausted_is_a_clear_5xx(
+    gateway: GatewayProcess, fake_anthropic: FakeAnthropic, fake_openai: FakeOpenAI
+) -> None:
     fake_anthropic.inject(status=529, times=5)
     fake_openai.inject(status=500, times=5)
     oa = openai.OpenAI(base_url=gateway.url + "/v1", api_key="k", max_retries=0)

@@ -44,10 +44,14 @@ def test_every_request_is_one_row_and_reported(
     finally:
         assert gateway.stop() == 0  # SIGTERM: clean exit, ledger flushed
 
-    rows = sqlite3.connect(gateway.ledger_path).execute(
-        "SELECT api, requested_model, tier, model, upstream_model, status, input_tokens, output_tokens, cost_usd,"
-        " baseline_cost_usd, reasons, stream, ttft_ms FROM requests ORDER BY started_at"
-    ).fetchall()
+    rows = (
+        sqlite3.connect(gateway.ledger_path)
+        .execute(
+            "SELECT api, requested_model, tier, model, upstream_model, status, input_tokens, output_tokens, cost_usd,"
+            " baseline_cost_usd, reasons, stream, ttft_ms FROM requests ORDER BY started_at"
+        )
+        .fetchall()
+    )
     assert len(rows) == 5
     by_model = {row[1]: row for row in rows}
     auto = by_model["auto"]

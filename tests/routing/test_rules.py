@@ -1,0 +1,108 @@
+"""Rules routing: explicit tiers, rules in order, context and capability filtering, named models."""
+
+from __future__ import annotations
+
+import pytest
+
+from tierwise.config.loader import default_config_text, parse_settings
+from tierwise.config.settings import Settings
+from tierwise.errors import InvalidRequest, NotFound, UpstreamUnavailable
+from tierwise.routing.classifier import KeywordTaskClassifier
+from tierwise.routing.decision import RouteInput
+from tierwise.routing.features import route_input
+from tierwise.routing.rules import RulesRouter
+from tierwise.types import ChatRequest, ImagePart, Message, TextPart, ToolSpec
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    return parse_settings(default_config_text(), source="default", environ={})
+
+
+@pytest.fixture(scope="module")
+def router(settings: Settings) -> RulesRouter:
+    return RulesRouter(settings, KeywordTaskClassifier())
+
+
+def ask(prompt: str, **fields: object) -> RouteInput:
+    fields.setdefault("estimated_tokens", len(prompt) // 4)
+    return RouteInput(requested_model=str(fields.pop("model", "auto")), prompt=prompt, **fields)  # type: ignore[arg-type]
+
+
+def test_no_rule_goes_to_default_tier_with_fallbacks(router: RulesRouter) -> None:
+    decision = router.decide(ask("Tell me about the history of the Hanseatic League"))
+    assert (decision.model, decision.tier) == ("claude-sonnet-4-6", "default")
+    assert decision.fallbacks == ("gpt-5.1", "gpt-4.1")
+    assert decision.reason == "no rule matched: default tier"
+
+
+def test_realtime_latency_selects_speed(router: RulesRouter) -> None:
+    decision = router.decide(ask("Tell me about the Hanseatic League", latency="realtime"))
+    assert decision.tier == "speed" and "realtime" in decision.reason
+
+
+def test_task_rules(router: RulesRouter) -> None:
+    assert router.decide(ask("Translate 'good night' into German")).tier == "speed"
+    hard = router.decide(ask("Prove that the square root of 2 is irrational."))
+    assert hard.tier == "escalation" and "hard-reasoning" in hard.reason
+    # A light task over the rule's size limit is not sent to the speed tier.
+    assert router.decide(ask("Translate this: " + "word " * 20000)).tier == "default"
+
+
+def test_explicit_tier_wins_over_rules(router: RulesRouter) -> None:
+    decision = router.decide(ask("Prove that 2 is prime", explicit_tier="speed"))
+    assert decision.tier == "speed" and decision.reason == "tier speed requested"
+
+
+def test_context_window_skips_models_and_says_so(router: RulesRouter) -> None:
+    decision = router.decide(ask("long", estimated_tokens=300_000))
+    assert decision.model == "gpt-5.1" and decision.fallbacks == ("gpt-4.1",)
+    assert "skipped claude-sonnet-4-6 context 200k" in decision.reason
+    assert router.decide(ask("longer", estimated_tokens=500_000)).model == "gpt-4.1"
+
+
+def test_too_long_for_the_tier_moves_to_another_tier(router: RulesRouter) -> None:
+    decision = router.decide(ask("long", estimated_tokens=600_000, latency="realtime"))
+    assert decision.model == "gpt-4.1" and decision.tier == "default"
+    assert "moved to default" in decision.reason
+
+
+def test_too_long_for_everything_is_a_clear_error(router: RulesRouter) -> None:
+    with pytest.raises(UpstreamUnavailable, match="no configured model can take this request"):
+        router.decide(ask("huge", estimated_tokens=5_000_000))
+
+
+def test_capabilities_filter_models(router: RulesRouter) -> None:
+    decision = router.decide(ask("plan", estimated_tokens=300_000, needs_thinking=True))
+    assert decision.model == "gpt-5.1" and decision.fallbacks == ()  # gpt-4.1 fits but cannot think
+    assert "gpt-4.1 lacks thinking" in decision.reason
+    with pytest.raises(UpstreamUnavailable, match="lacks thinking"):
+        router.decide(ask("plan", estimated_tokens=500_000, needs_thinking=True))
+
+
+def test_named_model_is_used_as_is(router: RulesRouter) -> None:
+    decision = router.decide(ask("hi", model="gpt-5-mini"))
+    assert (decision.model, decision.policy, decision.fallbacks) == ("gpt-5-mini", "direct", ())
+    with pytest.raises(NotFound, match="model 'gpt-0' is not configured"):
+        router.decide(ask("hi", model="gpt-0"))
+
+
+def test_route_input_reads_request_and_headers() -> None:
+    request = ChatRequest(
+        model="tier/escalation",
+        system=(TextPart(text="be brief"),),
+        messages=(
+            Message(role="user", parts=(TextPart(text="first question"),)),
+            Message(role="assistant", parts=(TextPart(text="answer"),)),
+            Message(role="user", parts=(TextPart(text="look"), ImagePart(url="http://x/y.png"))),
+        ),
+        tools=(ToolSpec(name="search"),),
+        max_tokens=100,
+    )
+    features = route_input(request, {"x-tierwise-latency": " Realtime ", "x-tierwise-session": "s1"})
+    assert features.explicit_tier == "escalation" and features.latency == "realtime"
+    assert features.prompt == "look" and features.needs_vision and features.needs_tools
+    assert features.max_output_tokens == 100 and features.session == "s1"
+    assert features.estimated_tokens > 1600 and features.conversation is not None
+    with pytest.raises(InvalidRequest, match="unknown tier 'turbo'"):
+        route_input(ChatRequest(model="tier/turbo", messages=request.messages), {})
