@@ -16,11 +16,13 @@ from pydantic import ValidationError
 
 from tierwise.config import schema
 from tierwise.config.settings import (
+    BreakerSettings,
     CascadeSettings,
     LearnedSettings,
     ModelSettings,
     Prices,
     ProviderSettings,
+    ReliabilitySettings,
     RoutingSettings,
     Rule,
     RuleCondition,
@@ -157,6 +159,9 @@ def _resolve(
         tiers[tier] = tuple(aliases)
     if not any(tiers.values()):
         raise fail(("tiers",), "no tier names any model")
+    reliability = parsed.reliability
+    if reliability.backoff_max < reliability.backoff_base:
+        raise fail(("reliability", "backoff_max"), "reliability.backoff_max must not be below backoff_base")
     return Settings(
         server=ServerSettings(
             host=parsed.server.host, port=parsed.server.port, max_body_bytes=parsed.server.max_body_bytes
@@ -167,6 +172,7 @@ def _resolve(
         tiers=tiers,
         routing=_resolve_routing(parsed.routing),
         source=source,
+        reliability=_resolve_reliability(reliability),
     )
 
 
@@ -227,4 +233,16 @@ def _resolve_routing(r: schema.RoutingFile) -> RoutingSettings:
             checker_tier=r.cascade.checker_tier,
             strong_tier=r.cascade.strong_tier,
         ),
+    )
+
+
+def _resolve_reliability(r: schema.ReliabilityFile) -> ReliabilitySettings:
+    b = r.circuit_breaker
+    return ReliabilitySettings(
+        retries=r.retries,
+        backoff_base_s=r.backoff_base,
+        backoff_max_s=r.backoff_max,
+        max_retry_after_s=r.max_retry_after,
+        fallback_to_next_tier=r.fallback_to_next_tier,
+        breaker=BreakerSettings(enabled=b.enabled, failures=b.failures, cooldown_s=b.cooldown),
     )

@@ -94,6 +94,21 @@ class LedgerFile(_Strict):
     path: str = "tierwise.db"
 
 
+class CircuitBreakerFile(_Strict):
+    enabled: bool = True
+    failures: int = Field(5, ge=1)  # consecutive retryable failures that open a model's circuit
+    cooldown: float = Field(30.0, gt=0)  # seconds open before one probe request is let through
+
+
+class ReliabilityFile(_Strict):
+    retries: int = Field(1, ge=0)  # extra attempts on the same model after a retryable failure
+    backoff_base: float = Field(0.25, ge=0)
+    backoff_max: float = Field(2.0, ge=0)
+    max_retry_after: float = Field(5.0, ge=0)  # a longer retry-after moves on to the next model instead
+    fallback_to_next_tier: bool = True
+    circuit_breaker: CircuitBreakerFile = Field(default_factory=lambda: CircuitBreakerFile())
+
+
 class ConfigFile(_Strict):
     server: ServerFile = Field(default_factory=lambda: ServerFile())
     ledger: LedgerFile = Field(default_factory=lambda: LedgerFile())
@@ -101,3 +116,4 @@ class ConfigFile(_Strict):
     models: dict[str, ModelFile]
     tiers: dict[TierName, list[str]]
     routing: RoutingFile = Field(default_factory=lambda: RoutingFile())
+    reliability: ReliabilityFile = Field(default_factory=lambda: ReliabilityFile())

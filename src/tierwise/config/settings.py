@@ -107,6 +107,27 @@ class RoutingSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BreakerSettings:
+    """A model's circuit opens after ``failures`` retryable failures in a row, for ``cooldown_s``."""
+
+    enabled: bool = True
+    failures: int = 5
+    cooldown_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReliabilitySettings:
+    """Retries on the same model, then its fallbacks, then (optionally) the tiers above."""
+
+    retries: int = 1
+    backoff_base_s: float = 0.25
+    backoff_max_s: float = 2.0
+    max_retry_after_s: float = 5.0
+    fallback_to_next_tier: bool = True
+    breaker: BreakerSettings = field(default_factory=BreakerSettings)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8787
@@ -122,6 +143,7 @@ class Settings:
     tiers: dict[Tier, tuple[str, ...]]
     routing: RoutingSettings
     source: str  # the file it came from, or "<default>"
+    reliability: ReliabilitySettings = field(default_factory=ReliabilitySettings)
 
     def tier_of(self, alias: str) -> Tier | None:
         for tier, aliases in self.tiers.items():

@@ -1,101 +1,163 @@
-"""Carry out a routing decision: call its model, fall back along its list, record every attempt.
+"""Carry out a routing decision: call its model, retry, fall back, record every attempt.
+
+The order: the chosen model (retried on retryable failures, see ``retry``), then the decision's fallbacks,
+then, when configured, the usable models of the tiers above. A model whose circuit is open (``breaker``)
+is skipped without a call. A failure the request itself caused is relayed at once.
 
 For streams, events are held back until the first content arrives, so a stream that fails before the
-client has seen anything can still fall back to the next model.
+client has seen anything is retried and falls back like any call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import aiohttp
 
 from tierwise.config.settings import ModelSettings, Settings
 from tierwise.errors import UpstreamConnectionError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from tierwise.ledger.entry import Attempt, LedgerEntry
+from tierwise.providers.breaker import Circuit, circuits_for
+from tierwise.providers.retry import retry_delay
 from tierwise.providers.upstream import UpstreamProvider
-from tierwise.routing.decision import RoutingDecision
+from tierwise.routing.candidates import usable_in_tier
+from tierwise.routing.decision import TIERS, RouteInput, RoutingDecision
+from tierwise.routing.features import route_input
 from tierwise.types import ChatRequest, ChatResponse, StreamEvent, StreamStart
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
 class OpenedStream:
     model: ModelSettings
     buffered: list[StreamEvent]  # events received before the first content, to be sent first
-    rest: AsyncIterator[StreamEvent]
+    rest: AsyncGenerator[StreamEvent, None]
 
 
 class Dispatcher:
-    def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, settings: Settings, session: aiohttp.ClientSession, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._settings = settings
+        self._reliability = settings.reliability
         self._providers = {name: UpstreamProvider(p, session) for name, p in settings.providers.items()}
+        self._circuits = circuits_for(settings.models, settings.reliability.breaker, clock=clock)
 
-    def _candidates(self, decision: RoutingDecision) -> list[ModelSettings]:
-        return [self._settings.models[alias] for alias in (decision.model, *decision.fallbacks)]
+    def circuit(self, alias: str) -> Circuit:
+        """The circuit breaker of a model alias (for health reporting)."""
+        return self._circuits[alias]
 
-    async def complete(self, request: ChatRequest, decision: RoutingDecision, entry: LedgerEntry) -> ChatResponse:
-        last_error: UpstreamError | None = None
-        for model in self._candidates(decision):
-            _mark(entry, model)
-            if (skip := _missing_key(model, entry)) is not None:
-                last_error = skip
-                continue
-            started = time.perf_counter()
-            try:
-                response = await self._providers[model.provider.name].complete(request, model)
-            except UpstreamError as err:
-                entry.attempts.append(_failed_attempt(model, err, started))
-                last_error = err
-                if not err.retryable:
-                    raise
-                continue
-            entry.attempts.append(Attempt(model=model.alias, status=200, latency_ms=_ms_since(started)))
-            return response
-        raise _exhausted(last_error)
+    async def complete(
+        self, request: ChatRequest, decision: RoutingDecision, entry: LedgerEntry, features: RouteInput | None = None
+    ) -> ChatResponse:
+        """``features`` (the router's view of the request) is only needed to pick models of other tiers."""
 
-    async def open_stream(self, request: ChatRequest, decision: RoutingDecision, entry: LedgerEntry) -> OpenedStream:
-        last_error: UpstreamError | None = None
-        for model in self._candidates(decision):
-            _mark(entry, model)
-            if (skip := _missing_key(model, entry)) is not None:
-                last_error = skip
-                continue
-            started = time.perf_counter()
+        async def call(model: ModelSettings) -> ChatResponse:
+            return await self._providers[model.provider.name].complete(request, model)
+
+        return await self._run(call, request, decision, entry, features)
+
+    async def open_stream(
+        self, request: ChatRequest, decision: RoutingDecision, entry: LedgerEntry, features: RouteInput | None = None
+    ) -> OpenedStream:
+        async def call(model: ModelSettings) -> OpenedStream:
             events = self._providers[model.provider.name].stream(request, model)
             try:
-                buffered = await self._until_content(events, model)
-            except UpstreamError as err:
-                await events.aclose()
-                entry.attempts.append(_failed_attempt(model, err, started))
-                last_error = err
-                if not err.retryable:
-                    raise
-                continue
+                buffered = await _until_content(events, model)
             except BaseException:
                 await events.aclose()
                 raise
-            entry.attempts.append(Attempt(model=model.alias, status=200, latency_ms=_ms_since(started)))
             return OpenedStream(model=model, buffered=buffered, rest=events)
+
+        return await self._run(call, request, decision, entry, features)
+
+    async def _run(
+        self,
+        call: Callable[[ModelSettings], Awaitable[T]],
+        request: ChatRequest,
+        decision: RoutingDecision,
+        entry: LedgerEntry,
+        features: RouteInput | None,
+    ) -> T:
+        last_error: UpstreamError | None = None
+        for model in self._candidates(request, decision, entry, features):
+            _mark(entry, model)
+            if (skip := _missing_key(model, entry)) is not None:
+                last_error = skip
+                continue
+            circuit = self._circuits[model.alias]
+            retry = 0
+            while True:
+                if not circuit.allow():
+                    last_error = _circuit_open(model, circuit, entry)
+                    break
+                started = time.perf_counter()
+                try:
+                    result = await call(model)
+                except UpstreamError as err:
+                    entry.attempts.append(_failed_attempt(model, err, started))
+                    if not err.retryable:
+                        circuit.succeeded()  # the model answered; the request was at fault
+                        raise
+                    circuit.failed()
+                    last_error = err
+                    delay = retry_delay(err, retry, self._reliability, random=random.random)
+                    if delay is None or circuit.state == "open":
+                        break
+                    retry += 1
+                    await asyncio.sleep(delay)
+                    continue
+                except BaseException:
+                    circuit.abandoned()  # cancelled (client gone) or a bug: no verdict on the model
+                    raise
+                circuit.succeeded()
+                entry.attempts.append(Attempt(model=model.alias, status=200, latency_ms=_ms_since(started)))
+                return result
         raise _exhausted(last_error)
 
-    async def _until_content(self, events: AsyncIterator[StreamEvent], model: ModelSettings) -> list[StreamEvent]:
-        buffered: list[StreamEvent] = []
-        try:
-            async with asyncio.timeout(model.provider.timeouts.first_token_s):
-                async for event in events:
-                    buffered.append(event)
-                    if not isinstance(event, StreamStart):
-                        break
-        except TimeoutError:
-            raise UpstreamTimeout(
-                f"{model.alias}: no first token within {model.provider.timeouts.first_token_s:g}s"
-            ) from None
-        if not buffered or isinstance(buffered[-1], StreamStart):
-            raise UpstreamConnectionError(f"{model.alias}: the stream ended before any content")
-        return buffered
+    def _candidates(
+        self, request: ChatRequest, decision: RoutingDecision, entry: LedgerEntry, features: RouteInput | None
+    ) -> Iterator[ModelSettings]:
+        """The decision's models, then (lazily: only once they all failed) those of the tiers above."""
+        models = self._settings.models
+        ordered = (decision.model, *decision.fallbacks)
+        for alias in ordered:
+            yield models[alias]
+        # A model the client named is used as it is; a decision with no tier has nowhere to move up from.
+        if not self._reliability.fallback_to_next_tier or decision.tier is None or decision.policy == "direct":
+            return
+        features = features or route_input(request, {})
+        tried = set(ordered)
+        for tier in TIERS[TIERS.index(decision.tier) + 1 :]:
+            usable, _ = usable_in_tier(self._settings, tier, features)
+            for alias in usable:
+                if alias not in tried:
+                    tried.add(alias)
+                    entry.tier = tier
+                    yield models[alias]
+
+
+async def _until_content(events: AsyncGenerator[StreamEvent, None], model: ModelSettings) -> list[StreamEvent]:
+    buffered: list[StreamEvent] = []
+    try:
+        async with asyncio.timeout(model.provider.timeouts.first_token_s):
+            async for event in events:
+                buffered.append(event)
+                if not isinstance(event, StreamStart):
+                    break
+    except TimeoutError:
+        raise UpstreamTimeout(
+            f"{model.alias}: no first token within {model.provider.timeouts.first_token_s:g}s"
+        ) from None
+    if not buffered or isinstance(buffered[-1], StreamStart):
+        raise UpstreamConnectionError(f"{model.alias}: the stream ended before any content")
+    return buffered
 
 
 def _mark(entry: LedgerEntry, model: ModelSettings) -> None:
@@ -112,6 +174,16 @@ def _missing_key(model: ModelSettings, entry: LedgerEntry) -> UpstreamUnavailabl
     )
     entry.attempts.append(Attempt(model=model.alias, status=0, error=message))
     return UpstreamUnavailable(message)
+
+
+def _circuit_open(model: ModelSettings, circuit: Circuit, entry: LedgerEntry) -> UpstreamUnavailable:
+    if circuit.state == "open":
+        why = f"circuit open after repeated failures; skipped without a call, probe in {circuit.reopens_in():.1f}s"
+    else:
+        why = "circuit half-open and its probe request is still running; skipped without a call"
+    err = UpstreamUnavailable(f"{model.alias}: {why}")
+    entry.attempts.append(Attempt(model=model.alias, status=0, error=err.message))
+    return err
 
 
 def _failed_attempt(model: ModelSettings, err: UpstreamError, started: float) -> Attempt:
