@@ -1,4 +1,4 @@
-"""The ``tierwise`` command: serve, route, report, and the routing-brain commands (eval, train, calibrate)."""
+"""The ``tierwise`` command: serve, route, report, keys, and the routing-brain commands (eval, train, calibrate)."""
 
 from __future__ import annotations
 
@@ -54,6 +54,10 @@ def _build_parser() -> argparse.ArgumentParser:
     report.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
     report.add_argument("--json", action="store_true", help="print JSON")
     report.set_defaults(handler=_report)
+
+    from tierwise.keys.commands import register as register_keys
+
+    register_keys(commands)
 
     try:
         from tierwise.brain.commands import register

@@ -84,6 +84,10 @@ class RateLimited(ClientError):
     status = 429
     kind = "rate_limit"
 
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s  # sent as the retry-after header
+
 
 class BudgetExceeded(RateLimited):
     kind = "budget_exceeded"

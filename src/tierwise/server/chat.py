@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import sys
 import time
@@ -10,7 +11,8 @@ import traceback
 import orjson
 from aiohttp import web
 
-from tierwise.errors import InvalidRequest, PayloadTooLarge, TierwiseError, UpstreamError
+from tierwise.config.settings import ServerSettings
+from tierwise.errors import InvalidRequest, PayloadTooLarge, RateLimited, TierwiseError, UpstreamError
 from tierwise.ledger.entry import LedgerEntry
 from tierwise.routing.cascade import CASCADE
 from tierwise.routing.decision import RoutingDecision
@@ -40,9 +42,10 @@ class ChatEndpoint:
         try:
             grant = gateway.guard.authenticate(request.headers)
             entry.key_id = grant.key_id
-            chat = self.wire.parse_request(await _read_json(request, gateway.settings.server.max_body_bytes))
+            limits = gateway.settings.server
+            chat = self.wire.parse_request(_few_messages(await _read_json(request, limits.max_body_bytes), limits))
             entry.requested_model, entry.stream = chat.model, chat.stream
-            features = route_input(chat, request.headers)
+            features = route_input(chat, _tierwise_headers(request))
             entry.session = features.session
             decision = gateway.router.decide(features)
             entry.policy, entry.tier, entry.reasons = decision.policy, decision.tier, decision.reason
@@ -79,6 +82,8 @@ class ChatEndpoint:
         headers = {"x-tierwise-request-id": entry.request_id, "x-tierwise-attempts": str(len(entry.attempts))}
         if entry.model:
             headers["x-tierwise-model"] = entry.model
+        if isinstance(err, RateLimited) and err.retry_after_s is not None:
+            headers["retry-after"] = str(max(1, math.ceil(err.retry_after_s)))
         return web.Response(status=status or code, body=body, content_type="application/json", headers=headers)
 
     async def _stream(
@@ -134,12 +139,34 @@ async def _read_json(request: web.Request, max_bytes: int) -> object:
         body = await request.read()  # the application's client_max_size enforces the limit while reading
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLarge(f"request body exceeds the limit of {max_bytes} bytes") from None
+    except web.RequestPayloadError:  # e.g. content-encoding: gzip over a body that is not gzip
+        raise InvalidRequest("the request body could not be decoded (check content-encoding)") from None
     if not body:
         raise InvalidRequest("the request body is empty; expected a JSON object")
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+
+
+def _few_messages(body: object, limits: ServerSettings) -> object:
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if isinstance(messages, list) and len(messages) > limits.max_messages:
+        raise InvalidRequest(
+            f"'messages' has {len(messages)} items; this gateway accepts at most {limits.max_messages}",
+            param="messages",
+        )
+    return body
+
+
+def _tierwise_headers(request: web.Request) -> dict[str, str]:
+    """The x-tierwise-* headers, lower-cased, with undecodable bytes replaced: aiohttp keeps them as lone
+    surrogates, which neither JSON error bodies nor the ledger can encode."""
+    return {
+        name.lower(): value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        for name, value in request.headers.items()
+        if name.lower().startswith("x-tierwise-")
+    }
 
 
 def _explain(entry: LedgerEntry) -> dict[str, str]:

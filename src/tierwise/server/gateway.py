@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from tierwise.config.settings import Settings
+from tierwise.keys import KeyGuard, has_keys
 from tierwise.ledger.store import Ledger
 from tierwise.providers.cascade import CascadeDispatcher
 from tierwise.providers.dispatch import Dispatcher
@@ -34,13 +35,16 @@ class Gateway:
         )
         escalation = settings.tiers.get("escalation") or ()
         dispatcher = Dispatcher(settings, session)
+        ledger = Ledger(settings.ledger_path, models=settings.models, baseline=escalation[0] if escalation else None)
+        # Keys are checked once any key was created (revoked ones too: revoking the last must not open the door).
+        guard: Guard = KeyGuard(settings) if has_keys(settings.ledger_path) else OpenGuard()
         return cls(
             settings=settings,
             router=build_router(settings),
             dispatcher=dispatcher,
             cascade=CascadeDispatcher(settings, dispatcher),
-            ledger=Ledger(settings.ledger_path, models=settings.models, baseline=escalation[0] if escalation else None),
-            guard=OpenGuard(),
+            ledger=ledger,
+            guard=guard,
             session=session,
         )
 

@@ -1,0 +1,177 @@
+"""The guard that checks gateway keys: who may call, on which tiers, how often, and for how much.
+
+Per request it hashes the presented key, looks it up in memory and does arithmetic; it never reads SQLite.
+A background thread re-reads the keys table every ``KEY_REFRESH_S`` seconds, so a revoked (or a newly
+created) key takes effect on a running gateway within that time.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping
+from contextlib import closing
+from decimal import Decimal
+
+from tierwise.config.settings import Settings
+from tierwise.errors import AuthenticationFailed, PermissionDenied
+from tierwise.keys.account import Hold, KeyAccount
+from tierwise.keys.limits import PeriodClock
+from tierwise.keys.prices import ZERO, model_rates, most_of
+from tierwise.keys.spend import spend_by_key
+from tierwise.keys.store import KeyRecord, KeyStore, hash_key, read_keys
+from tierwise.ledger.entry import LedgerEntry
+from tierwise.routing.cascade import CASCADE
+from tierwise.routing.decision import RouteInput, RoutingDecision
+from tierwise.types import ChatRequest
+
+KEY_REFRESH_S = 1.0  # how soon a revocation reaches a running gateway
+_MISSING = (
+    "this gateway requires a key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>' "
+    "(create one with `tierwise keys create`)"
+)
+
+
+class KeyGuard:
+    """Event-loop use only (``authenticate``, ``admit`` and ``settle`` are not thread-safe, and need not be)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        refresh_s: float | None = KEY_REFRESH_S,
+    ) -> None:
+        """``refresh_s=None``: no background thread (tests call ``refresh()`` themselves)."""
+        self.path = settings.ledger_path
+        self.refresh_s = refresh_s
+        self._clock = clock
+        self._rates = model_rates(settings.models)
+        self._tier_of = {alias: settings.tier_of(alias) for alias in settings.models}
+        cascade = settings.routing.cascade
+        self._cascade_tiers = (
+            settings.tiers.get(cascade.checker_tier, ()),
+            settings.tiers.get(cascade.strong_tier, ()),
+        )
+        now = clock()
+        self._periods = PeriodClock(now)
+        self._by_hash: dict[str, KeyRecord] = {}
+        self._accounts: dict[str, KeyAccount] = {}
+        self._stop = threading.Event()
+        KeyStore(self.path).prepare()
+        self.refresh()
+        periods = self._periods.at(now)
+        records = {record.key_id: record for record in self._by_hash.values()}
+        for key_id, spent in spend_by_key(self.path, periods).items():
+            if key_id in records:
+                account = self._accounts[key_id] = KeyAccount(records[key_id], now, periods)
+                account.load(periods, spent.today, spent.this_month)
+        self._thread: threading.Thread | None = None
+        if refresh_s is not None:
+            self._thread = threading.Thread(target=self._refresh_loop, name="tierwise-keys", daemon=True)
+            self._thread.start()
+
+    @property
+    def active_keys(self) -> int:
+        return sum(1 for record in self._by_hash.values() if not record.revoked)
+
+    def refresh(self) -> None:
+        """Re-read the keys table (the background thread does this every ``refresh_s`` seconds)."""
+        with closing(sqlite3.connect(self.path, timeout=5)) as connection:
+            records = read_keys(connection)
+        self._by_hash = {record.key_sha256: record for record in records}  # one atomic swap
+
+    def authenticate(self, headers: Mapping[str, str]) -> KeyGrant:
+        by_hash = self._by_hash
+        record = None
+        presented = False
+        for value in (headers.get("x-api-key"), _bearer(headers.get("authorization"))):
+            if value:
+                presented = True
+                record = by_hash.get(hash_key(value))
+                if record is not None:
+                    break
+        if record is None:
+            raise AuthenticationFailed("invalid gateway key" if presented else _MISSING)
+        if record.revoked_at is not None:
+            raise AuthenticationFailed(f"gateway key {record.key_id} has been revoked")
+        account = self._accounts.get(record.key_id)
+        if account is None:  # first use since start-up: nothing spent in this process or the ledger
+            now = self._clock()
+            account = self._accounts[record.key_id] = KeyAccount(record, now, self._periods.at(now))
+        return KeyGrant(self, record, account)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5.0)
+
+    def _refresh_loop(self) -> None:
+        while not self._stop.wait(self.refresh_s):
+            try:
+                self.refresh()
+            except sqlite3.Error:  # locked or briefly unreadable: keep the keys we have, try again next time
+                continue
+
+    # --- for KeyGrant ---
+
+    def _admit(
+        self, record: KeyRecord, account: KeyAccount, request: ChatRequest, decision: RoutingDecision, route: RouteInput
+    ) -> Hold:
+        allowed = record.limits.tiers
+        if allowed is not None:
+            tier = decision.tier or self._tier_of.get(decision.model)
+            if tier not in allowed:
+                where = f"the {tier} tier" if tier else f"model {decision.model} (it is in no tier)"
+                raise PermissionDenied(
+                    f"gateway key {record.key_id} may not use {where}; it may use: {', '.join(sorted(allowed))}"
+                )
+        tokens, max_tokens = route.estimated_tokens, request.max_tokens
+        cost = most_of(self._rates, (decision.model, *decision.fallbacks), tokens, max_tokens)
+        if decision.policy == CASCADE and not request.stream and not request.tools:
+            checker, strong = self._cascade_tiers  # a cascade may also pay a checker and the strong tier
+            cost += most_of(self._rates, checker, tokens, max_tokens) + most_of(self._rates, strong, tokens, max_tokens)
+        now = self._clock()
+        return account.admit(now, self._periods.at(now), cost, tokens)
+
+    def _settle(self, account: KeyAccount, hold: Hold, entry: LedgerEntry) -> None:
+        cost, tokens = ZERO, 0
+        for alias, usage in ((entry.model, entry.usage), *entry.side_calls):
+            rates = self._rates.get(alias) if alias else None
+            if rates is not None:
+                cost += rates.cost(usage)
+            tokens += usage.input_tokens + usage.output_tokens
+        account.settle(hold, cost, tokens)
+
+
+class KeyGrant:
+    """One request's permission under a gateway key."""
+
+    __slots__ = ("_account", "_guard", "_hold", "_record", "key_id")
+
+    def __init__(self, guard: KeyGuard, record: KeyRecord, account: KeyAccount) -> None:
+        self.key_id: str | None = record.key_id
+        self._guard = guard
+        self._record = record
+        self._account = account
+        self._hold: Hold | None = None
+
+    def admit(self, request: ChatRequest, decision: RoutingDecision, route_input: RouteInput) -> None:
+        self._hold = self._guard._admit(self._record, self._account, request, decision, route_input)
+
+    def settle(self, entry: LedgerEntry) -> None:
+        hold, self._hold = self._hold, None
+        if hold is not None:
+            self._guard._settle(self._account, hold, entry)
+
+    @property
+    def reserved(self) -> Decimal:
+        """What ``admit`` reserved and ``settle`` has not yet settled."""
+        return self._hold.cost if self._hold is not None else ZERO
+
+
+def _bearer(value: str | None) -> str | None:
+    if value and value[:7].lower() == "bearer ":
+        return value[7:].strip()
+    return None
