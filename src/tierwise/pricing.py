@@ -1,10 +1,18 @@
-"""What a call cost, in USD as Decimal, from the genai-prices data or a configured override."""
+"""What a call cost, in USD as Decimal, from the genai-prices data or a configured override.
+
+A model's per-token rates are looked up once and kept: genai-prices' own ``calc_price`` searches its
+tables on every call (milliseconds), which would cost the gateway more CPU than the request itself.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
-import genai_prices
+from genai_prices import Usage as PriceUsage
+from genai_prices import data_snapshot
 
 from tierwise.config.settings import ModelSettings
 from tierwise.types import Usage
@@ -14,46 +22,78 @@ _PER_MTOK = Decimal(1_000_000)
 _PRICE_PROVIDER = {"anthropic": "anthropic", "openai": "openai", "openrouter": "openrouter"}
 
 
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """USD per million tokens. ``tiered`` holds genai-prices' own price object when rates depend on volume."""
+
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal
+    cache_write: Decimal
+    tiered: Any = None
+
+    def cost(self, usage: Usage) -> Decimal:
+        if self.tiered is not None:
+            return Decimal(self.tiered.calc_price(_price_usage(usage))["total_price"])
+        uncached = max(usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens, 0)
+        total = (
+            uncached * self.input
+            + usage.cache_read_tokens * self.cache_read
+            + usage.cache_write_tokens * self.cache_write
+            + usage.output_tokens * self.output
+        )
+        return total / _PER_MTOK
+
+
 class PriceBook:
-    """Prices the tokens of a call on a given model. Not for the request path: the ledger writer calls it."""
+    """Prices the tokens of a call on a given model; rates are resolved on first use of each model."""
 
     def __init__(self) -> None:
-        self._unknown: set[str] = set()
+        self._rates: dict[str, Rates | None] = {}
+
+    def rates(self, model: ModelSettings) -> Rates | None:
+        """None when no price is known for the model (a local model without an override, say)."""
+        if model.alias not in self._rates:
+            self._rates[model.alias] = _resolve(model)
+        return self._rates[model.alias]
 
     def cost(self, model: ModelSettings, usage: Usage) -> Decimal | None:
-        """None when no price is known for the model (a local model without an override, say)."""
-        if model.prices is not None:
-            return _cost_from_override(model, usage)
-        ref = model.price_ref or model.upstream_id
-        if ref in self._unknown:
-            return None
-        try:
-            result = genai_prices.calc_price(
-                genai_prices.Usage(
-                    input_tokens=usage.input_tokens,
-                    output_tokens=usage.output_tokens,
-                    cache_read_tokens=usage.cache_read_tokens or None,
-                    cache_write_tokens=usage.cache_write_tokens or None,
-                ),
-                model_ref=ref,
-                provider_id=_PRICE_PROVIDER.get(model.provider.kind),
-            )
-        except LookupError:
-            self._unknown.add(ref)
-            return None
-        return Decimal(result.total_price)
+        rates = self.rates(model)
+        return None if rates is None else rates.cost(usage)
 
 
-def _cost_from_override(model: ModelSettings, usage: Usage) -> Decimal:
-    prices = model.prices
-    assert prices is not None
-    cache_read = prices.cache_read if prices.cache_read is not None else prices.input
-    cache_write = prices.cache_write if prices.cache_write is not None else prices.input
-    uncached = max(usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens, 0)
-    total = (
-        uncached * prices.input
-        + usage.cache_read_tokens * cache_read
-        + usage.cache_write_tokens * cache_write
-        + usage.output_tokens * prices.output
+def _resolve(model: ModelSettings) -> Rates | None:
+    if model.prices is not None:
+        p = model.prices
+        return Rates(
+            input=p.input,
+            output=p.output,
+            cache_read=p.cache_read if p.cache_read is not None else p.input,
+            cache_write=p.cache_write if p.cache_write is not None else p.input,
+        )
+    try:
+        _, found = data_snapshot.get_snapshot().find_provider_model(
+            model.price_ref or model.upstream_id, None, _PRICE_PROVIDER.get(model.provider.kind), None
+        )
+    except LookupError:
+        return None
+    price = found.get_prices(datetime.now(tz=UTC))
+    plain = [price.input_mtok, price.output_mtok, price.cache_read_mtok, price.cache_write_mtok]
+    if not all(value is None or isinstance(value, int | float | Decimal) for value in plain):
+        return Rates(input=Decimal(0), output=Decimal(0), cache_read=Decimal(0), cache_write=Decimal(0), tiered=price)
+    given_input = Decimal(price.input_mtok or 0)
+    return Rates(
+        input=given_input,
+        output=Decimal(price.output_mtok or 0),
+        cache_read=Decimal(price.cache_read_mtok) if price.cache_read_mtok is not None else given_input,
+        cache_write=Decimal(price.cache_write_mtok) if price.cache_write_mtok is not None else given_input,
     )
-    return total / _PER_MTOK
+
+
+def _price_usage(usage: Usage) -> PriceUsage:
+    return PriceUsage(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens or None,
+        cache_write_tokens=usage.cache_write_tokens or None,
+    )
