@@ -78,16 +78,34 @@ def _resolve(model: ModelSettings) -> Rates | None:
     except LookupError:
         return None
     price = found.get_prices(datetime.now(tz=UTC))
-    plain = [price.input_mtok, price.output_mtok, price.cache_read_mtok, price.cache_write_mtok]
-    if not all(value is None or isinstance(value, int | float | Decimal) for value in plain):
+    rates = [
+        _plain(price.input_mtok),
+        _plain(price.output_mtok),
+        _plain(price.cache_read_mtok),
+        _plain(price.cache_write_mtok),
+    ]
+    if any(rate is _TIERED for rate in rates):
         return Rates(input=Decimal(0), output=Decimal(0), cache_read=Decimal(0), cache_write=Decimal(0), tiered=price)
-    given_input = Decimal(price.input_mtok or 0)
+    given_input, output, cache_read, cache_write = (r if isinstance(r, Decimal) else None for r in rates)
+    base = given_input or Decimal(0)
     return Rates(
-        input=given_input,
-        output=Decimal(price.output_mtok or 0),
-        cache_read=Decimal(price.cache_read_mtok) if price.cache_read_mtok is not None else given_input,
-        cache_write=Decimal(price.cache_write_mtok) if price.cache_write_mtok is not None else given_input,
+        input=base,
+        output=output or Decimal(0),
+        cache_read=base if cache_read is None else cache_read,
+        cache_write=base if cache_write is None else cache_write,
     )
+
+
+_TIERED = object()
+
+
+def _plain(value: object) -> Decimal | object | None:
+    """A flat rate as Decimal, None when absent, or _TIERED when it depends on volume."""
+    if value is None:
+        return None
+    if isinstance(value, int | float | Decimal):
+        return Decimal(value)
+    return _TIERED
 
 
 def _price_usage(usage: Usage) -> PriceUsage:
