@@ -113,20 +113,20 @@ def test_upstream_400_is_relayed_in_the_clients_shape(gateway: GatewayProcess, f
 def test_overloaded_upstream_falls_back_to_next_model(
     gateway: GatewayProcess, fake_anthropic: FakeAnthropic, fake_openai: FakeOpenAI
 ) -> None:
-    fake_anthropic.inject(status=529)
+    fake_anthropic.inject(status=529, times=2)  # the first try and its one retry
     an = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
     raw = an.messages.with_raw_response.create(
         model="auto", max_tokens=50, messages=[{"role": "user", "content": "are you there"}]
     )
     assert raw.headers["x-tierwise-model"] == "gpt-5.1"
-    assert raw.headers["x-tierwise-attempts"] == "2"
+    assert raw.headers["x-tierwise-attempts"] == "3"
     assert "fell back" in raw.headers["x-tierwise-reason"]
     assert raw.parse().model.startswith("gpt-5.1")
     assert fake_openai.requests[-1].body["model"] == "gpt-5.1"
 
 
 def test_stream_fault_before_first_byte_falls_back(gateway: GatewayProcess, fake_anthropic: FakeAnthropic) -> None:
-    fake_anthropic.inject(status=500)
+    fake_anthropic.inject(status=500, times=2)
     oa = openai.OpenAI(base_url=gateway.url + "/v1", api_key="k", max_retries=0)
     stream = oa.chat.completions.create(
         model="auto", messages=[{"role": "user", "content": "streaming please"}], stream=True
