@@ -164,7 +164,10 @@ def _resolve(
         raise fail(("reliability", "backoff_max"), "reliability.backoff_max must not be below backoff_base")
     return Settings(
         server=ServerSettings(
-            host=parsed.server.host, port=parsed.server.port, max_body_bytes=parsed.server.max_body_bytes
+            host=parsed.server.host,
+            port=parsed.server.port,
+            max_body_bytes=parsed.server.max_body_bytes,
+            max_messages=parsed.server.max_messages,
         ),
         ledger_path=parsed.ledger.path,
         providers=providers,

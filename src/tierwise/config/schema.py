@@ -88,6 +88,7 @@ class ServerFile(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8787, ge=0, le=65535)
     max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)
+    max_messages: int = Field(10_000, gt=0)
 
 
 class LedgerFile(_Strict):

@@ -132,6 +132,7 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8787
     max_body_bytes: int = 32 * 1024 * 1024
+    max_messages: int = 10_000  # a longer messages array gets 400
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -134,6 +134,9 @@ class Ledger:
                 threading.Event().wait(0.2 * (attempt + 1))
 
     def _row(self, e: LedgerEntry) -> tuple[object, ...]:
+        return tuple(_encodable(value) for value in self._values(e))
+
+    def _values(self, e: LedgerEntry) -> tuple[object, ...]:
         model = self._models.get(e.model) if e.model else None
         cost = self._prices.cost(model, e.usage) if model is not None else None
         for alias, usage in e.side_calls:
@@ -176,6 +179,14 @@ class Ledger:
             e.session,
             e.key_id,
         )
+
+
+def _encodable(value: object) -> object:
+    """Text SQLite can store: a lone surrogate (from an undecodable header, say) would fail the whole batch
+    and stop the writer."""
+    if isinstance(value, str) and not value.isascii():
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
 
 
 def _decimal_text(value: Decimal | None) -> str | None:

@@ -105,5 +105,6 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
         access_log=None,
         handler_cancellation=True,
         shutdown_timeout=30.0,
+        max_field_size=64 * 1024,  # aiohttp's 8 KiB would answer a long header in plain text, not an API error
         print=lambda line: print(f"tierwise: {line.strip()}", file=sys.stderr, flush=True),
     )
