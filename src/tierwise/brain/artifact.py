@@ -108,6 +108,7 @@ def save_router(router: ScoringRouter, directory: str | Path) -> Path:
         "version": router.version,
         "knn_weight": router.knn_weight,
         "features": "tfidf" if router.tfidf is not None else "embedding+surface",
+        "embedding_dim": router.embedder.dim if router.embedder is not None else None,
         "metadata": router.metadata,
     }
     if router.linear is not None:
@@ -155,10 +156,17 @@ def load_router(path: str | Path | None = None, *, embedder: Embedder | None = N
             idf=arrays["tfidf_idf"],
             n_max=int(meta["tfidf_n_max"]),
         )
-    elif embedder is None:
-        from tierwise.brain.embedding import StaticEmbedder
+    else:
+        if embedder is None:
+            from tierwise.brain.embedding import StaticEmbedder
 
-        embedder = StaticEmbedder.load()
+            embedder = StaticEmbedder.load()
+        expected = arrays["knn_keys"].shape[1] if knn is not None else int(meta.get("embedding_dim", 0))
+        if expected and embedder.dim != expected:
+            raise ArtifactError(
+                f"router artifact at {root} was trained on {expected}-dimensional embeddings, but the static "
+                f"embedder gives {embedder.dim}: retrain it with `tierwise train`"
+            )
     return ScoringRouter(
         name=str(meta["name"]),
         version=str(meta["version"]),

@@ -148,6 +148,8 @@ def build_strategies(names: Sequence[str] | None, have_embedder: bool) -> list[S
             return s.EmbeddingRouter(heads=name.removeprefix("embed-"))
         if name == "multi-model":
             return s.MultiModel()
+        if name.startswith("ensemble(") and name.endswith(")"):
+            return s.Ensemble(members=tuple(one(m) for m in name[len("ensemble(") : -1].split(",")))
         if name.startswith("cascade"):
             head, _, prior = name.partition("+")
             checkers = int(head.removeprefix("cascade") or 1)

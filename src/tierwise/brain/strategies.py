@@ -20,6 +20,8 @@ from tierwise.brain.artifact import Embedder, ScoringRouter
 from tierwise.brain.labels import Pair, needs_strong, pair_present, tier_split
 from tierwise.brain.table import FloatArray, OutcomeTable
 
+CHECKER_MAX_COST_SHARE = 0.05  # a checker costs no more than the weak model or 5% of the strong one
+
 
 class EmbeddingCache:
     """Encodes each distinct prompt once per run, whichever strategy and fold asks."""
@@ -223,6 +225,23 @@ class MultiModel:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Ensemble:
+    """The mean rank of several strategies' scores: weak signals that disagree in their errors add up."""
+
+    members: tuple[Strategy, ...]
+    kind: str = "learned"
+
+    @property
+    def name(self) -> str:
+        return "ensemble(" + ",".join(m.name for m in self.members) + ")"
+
+    def route(self, task: Task) -> Routing:
+        routings = [m.route(task) for m in self.members]
+        scores = np.mean([average_ranks(r.scores) for r in routings], axis=0)
+        return Routing(scores=scores, example="; ".join(r.example for r in routings))
+
+
 def average_ranks(values: FloatArray) -> FloatArray:
     """Ranks scaled into (0, 1), ties sharing their mean rank (so a constant prior orders nothing)."""
     ordered = np.sort(values)
@@ -251,7 +270,8 @@ def answer_pattern(table: OutcomeTable, weak: str, panel: Sequence[str]) -> Floa
 class Cascade:
     """Answer with the weak model; escalate when its answer looks unreliable.
 
-    ``checkers`` other cheap models (no dearer than the weak one, with extracted answers) answer too; a
+    ``checkers`` other cheap models (no dearer than the weak one or 5% of the strong one, with extracted
+    answers) answer too; a
     logistic model of the agreement pattern (``answer_pattern``), fitted on the training tables, says how
     likely strong is to be needed. With one checker that is "the two cheap answers differ". The learned
     ``prior`` breaks ties inside each pattern, so the threshold sweep runs from "the most alarming pattern
@@ -273,11 +293,12 @@ class Cascade:
         test, pair = task.test, task.pair
         weak = test.model_index(pair.weak)
         weak_cost = test.costs[:, weak].mean()
+        strong_cost = test.costs[:, test.model_index(pair.strong)].mean()
         return [
             m
             for j, m in enumerate(test.models)
             if j not in (weak, test.model_index(pair.strong))
-            and test.costs[:, j].mean() <= weak_cost
+            and test.costs[:, j].mean() <= max(weak_cost, CHECKER_MAX_COST_SHARE * strong_cost)
             and test.has_answers(m)
         ]
 
@@ -285,13 +306,14 @@ class Cascade:
         candidates = self.candidates(task)
         if len(candidates) < self.checkers:
             raise ValueError(f"fewer than {self.checkers} cheap models with answers to check {task.pair.weak}")
-        judged = [t for t in task.train if pair_present(t, task.pair) and all(t.has_model(m) for m in candidates)]
-        if not judged:
+        judged = [t for t in task.train if pair_present(t, task.pair)]
+        seen = [m for m in candidates if all(t.has_model(m) for t in judged)]
+        if not judged or len(seen) < self.checkers:
             by_cost = sorted(candidates, key=lambda m: task.test.costs[:, task.test.model_index(m)].mean())
             return tuple(by_cost[: self.checkers]), []
         panel: tuple[str, ...] = ()
         for _ in range(self.checkers):
-            rest = [m for m in candidates if m not in panel]
+            rest = [m for m in seen if m not in panel]
             panel = max(((*panel, m) for m in rest), key=lambda p: self._training_apgr(judged, task.pair, p))
         return panel, judged
 
