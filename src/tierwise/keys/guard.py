@@ -85,15 +85,11 @@ class KeyGuard:
     def authenticate(self, headers: Mapping[str, str]) -> KeyGrant:
         by_hash = self._by_hash
         record = None
-        presented = False
         for value in (headers.get("x-api-key"), _bearer(headers.get("authorization"))):
-            if value:
-                presented = True
-                record = by_hash.get(hash_key(value))
-                if record is not None:
-                    break
+            if value and (record := by_hash.get(hash_key(value))) is not None:
+                break
         if record is None:
-            raise AuthenticationFailed("invalid gateway key" if presented else _MISSING)
+            raise AuthenticationFailed("invalid gateway key" if _presented(headers) else _MISSING)
         if record.revoked_at is not None:
             raise AuthenticationFailed(f"gateway key {record.key_id} has been revoked")
         account = self._accounts.get(record.key_id)
@@ -172,6 +168,11 @@ class KeyGrant:
 
 
 def _bearer(value: str | None) -> str | None:
-    if value and value[:7].lower() == "bearer ":
-        return value[7:].strip()
-    return None
+    scheme, _, token = (value or "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def _presented(headers: Mapping[str, str]) -> bool:
+    """Whether the request offered anything as a key (an empty bearer token is nothing)."""
+    authorization = (headers.get("authorization") or "").strip()
+    return bool(headers.get("x-api-key") or (authorization and authorization.lower() != "bearer"))
