@@ -7,7 +7,7 @@ above can tell an outage from a bad request without knowing about aiohttp.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from functools import partial
 
 import aiohttp
@@ -27,16 +27,14 @@ class UpstreamProvider:
         self._url = settings.base_url + self.wire.UPSTREAM_PATH
         self._build: Callable[..., bytes] = self.wire.build_upstream_request
         if settings.kind == "openai":  # OpenAI's reasoning models reject the older max_tokens name
-            self._build = partial(self._build, max_tokens_field="max_completion_tokens")
+            self._build = partial(self._build, max_tokens_field="max_completion_tokens")  # type: ignore[call-arg]
         self._headers = {**self.wire.upstream_headers(settings.api_key), **settings.headers}
         t = settings.timeouts
         self._timeout = aiohttp.ClientTimeout(total=t.total_s, sock_connect=t.connect_s)
         self._first_token_s = t.first_token_s
 
     def _body(self, request: ChatRequest, model: ModelSettings) -> bytes:
-        return self._build(
-            request, upstream_model=model.upstream_id, default_max_tokens=model.max_output_tokens
-        )
+        return self._build(request, upstream_model=model.upstream_id, default_max_tokens=model.max_output_tokens)
 
     async def complete(self, request: ChatRequest, model: ModelSettings) -> ChatResponse:
         body = self._body(request, model)
@@ -54,7 +52,7 @@ class UpstreamProvider:
             raise UpstreamConnectionError(f"{model.alias}: {_describe(exc)}") from None
         return self.wire.parse_upstream_response(payload)
 
-    async def stream(self, request: ChatRequest, model: ModelSettings) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: ChatRequest, model: ModelSettings) -> AsyncGenerator[StreamEvent, None]:
         """Events as they arrive. Close the iterator (``aclose``) to cancel the upstream call."""
         body = self._body(request, model)
         try:
