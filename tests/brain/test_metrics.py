@@ -21,9 +21,7 @@ ONES, TENS = np.ones(4), np.full(4, 10.0)
 
 
 def curve(scores: list[float]):
-    return sweep(
-        np.array(scores), quality_kept=WEAK, quality_escalated=STRONG, cost_kept=ONES, cost_escalated=TENS
-    )
+    return sweep(np.array(scores), quality_kept=WEAK, quality_escalated=STRONG, cost_kept=ONES, cost_escalated=TENS)
 
 
 def test_constant_scores_are_random_mixing_with_apgr_one_half() -> None:
@@ -60,8 +58,13 @@ def test_tied_scores_move_together_and_interpolate() -> None:
 def test_unreachable_targets_and_a_missing_gap() -> None:
     c = curve([0, 1, 1, 1])
     assert cpt(c, 5.0) is None
-    no_gap = sweep(np.zeros(2), quality_kept=np.ones(2), quality_escalated=np.ones(2), cost_kept=np.ones(2),
-                   cost_escalated=np.ones(2))
+    no_gap = sweep(
+        np.zeros(2),
+        quality_kept=np.ones(2),
+        quality_escalated=np.ones(2),
+        cost_kept=np.ones(2),
+        cost_escalated=np.ones(2),
+    )
     assert math.isnan(apgr(no_gap))
 
 

@@ -43,7 +43,7 @@ class KnnHead:
 
     def predict(self, features: F32) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]:
         """Scores for rows ``(n, dim)`` of L2-normalised queries, and each query's neighbour indices."""
-        sims = features.astype(np.float32) @ self.keys.T
+        sims = (self.keys @ features.astype(np.float32).T).T
         k = min(self.k, self.keys.shape[0])
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         top_sims = np.take_along_axis(sims, top, axis=1).astype(np.float64)

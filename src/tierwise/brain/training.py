@@ -17,6 +17,7 @@ from tierwise.brain.heads import KnnHead, LinearHead
 from tierwise.brain.table import FloatArray
 
 KNN_K_GRID = (10, 25, 50, 100)
+KNN_MEMORY = 4000  # neighbours kept: bounds the artifact's size and the per-request scan
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
 
 
@@ -97,16 +98,25 @@ def fit_embedding_router(
     embeddings: npt.NDArray[np.float32] | None = None,
     heads: str = "knn+lr",
     knn_weight: float = 0.5,
+    memory: int = KNN_MEMORY,
+    seed: int = 0,
 ) -> ScoringRouter:
-    """A router on static embeddings with a linear head, a k-NN head, or both (``heads``)."""
+    """A router on static embeddings with a linear head, a k-NN head, or both (``heads``).
+
+    The k-NN head keeps at most ``memory`` training prompts (a seeded uniform sample); the linear head
+    learns from all of them.
+    """
     emb = embedder.encode(list(texts)) if embeddings is None else embeddings
     linear = knn = None
     if "lr" in heads:
         feats = dense_features(emb, texts)
         linear = fit_logistic(feats, labels, c=choose_c(feats, labels))
     if "knn" in heads:
-        keys = emb.astype(np.float32)
-        knn = KnnHead(keys=keys, labels=labels.astype(np.float32), k=choose_k(keys, labels))
+        kept = np.arange(len(labels))
+        if len(kept) > memory:
+            kept = np.sort(np.random.default_rng(seed).choice(len(kept), memory, replace=False))
+        keys, kept_labels = emb[kept].astype(np.float32), labels[kept]
+        knn = KnnHead(keys=keys, labels=kept_labels.astype(np.float32), k=choose_k(keys, kept_labels))
     weight = knn_weight if (linear is not None and knn is not None) else (1.0 if linear is None else 0.0)
     return ScoringRouter(
         name=f"embed-{heads}", version="1", linear=linear, knn=knn, knn_weight=weight, embedder=embedder
