@@ -63,7 +63,7 @@ class ChatEndpoint:
                 headers=_explain(entry),
             )
         except TierwiseError as err:
-            return self._error(err, entry)
+            return self._error(_redacted(err, _upstream_keys(gateway)), entry)
         except Exception:  # a bug of ours: answer in the client's API shape, keep the traceback in stderr only
             traceback.print_exc(file=sys.stderr)
             return self._error(UpstreamError("internal gateway error"), entry, status=500)
@@ -74,6 +74,7 @@ class ChatEndpoint:
             entry.latency_ms = (time.perf_counter() - started) * 1000.0
             if grant is not None:
                 grant.settle(entry)
+            _redact_entry(entry, _upstream_keys(gateway))
             gateway.ledger.record(entry)
 
     def _error(self, err: TierwiseError, entry: LedgerEntry, status: int | None = None) -> web.Response:
@@ -118,7 +119,7 @@ class ChatEndpoint:
             entry.status = 200
         except TierwiseError as err:  # after the first byte: an error event of the client's API, then the end
             entry.status, entry.error = err.http_status, f"mid-stream: {err.message}"
-            await response.write(renderer.error(err))
+            await response.write(renderer.error(_redacted(err, _upstream_keys(gateway))))
         except (ConnectionError, RuntimeError) as exc:  # the client went away (aiohttp raises both kinds)
             entry.status, entry.error = CLIENT_CLOSED, f"client disconnected ({type(exc).__name__})"
         finally:
@@ -147,6 +148,31 @@ async def _read_json(request: web.Request, max_bytes: int) -> object:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+
+
+def _upstream_keys(gateway: Gateway) -> tuple[str, ...]:
+    return tuple(p.api_key for p in gateway.settings.providers.values() if p.api_key)
+
+
+def _redact(text: str, keys: tuple[str, ...]) -> str:
+    for key in keys:
+        if key in text:
+            text = text.replace(key, "[redacted]")
+    return text
+
+
+def _redacted(err: TierwiseError, keys: tuple[str, ...]) -> TierwiseError:
+    """``err`` without our upstream keys in its message: some upstreams quote the key they were sent."""
+    err.message = _redact(err.message, keys)
+    return err
+
+
+def _redact_entry(entry: LedgerEntry, keys: tuple[str, ...]) -> None:
+    if entry.error:
+        entry.error = _redact(entry.error, keys)
+    for attempt in entry.attempts:
+        if attempt.error:
+            attempt.error = _redact(attempt.error, keys)
 
 
 def _few_messages(body: object, limits: ServerSettings) -> object:
