@@ -38,16 +38,20 @@ class UpstreamProvider:
 
     async def complete(self, request: ChatRequest, model: ModelSettings) -> ChatResponse:
         body = self._body(request, model)
+        # Without streaming the whole answer is the first byte, so only the total timeout applies.
         try:
-            async with asyncio.timeout(self._first_token_s):
-                async with self._session.post(
-                    self._url, data=body, headers=self._headers, timeout=self._timeout
-                ) as response:
-                    payload = await response.read()
-                    if response.status >= 400:
-                        raise self.wire.parse_upstream_error(response.status, payload, response.headers)
+            async with self._session.post(
+                self._url, data=body, headers=self._headers, timeout=self._timeout
+            ) as response:
+                payload = await response.read()
+                if response.status >= 400:
+                    raise self.wire.parse_upstream_error(response.status, payload, response.headers)
+        except aiohttp.ConnectionTimeoutError:
+            raise UpstreamTimeout(f"{model.alias}: timed out connecting ({self._timeout.sock_connect:g}s)") from None
         except TimeoutError:
-            raise UpstreamTimeout(f"{model.alias}: no answer within {self._first_token_s:g}s") from None
+            raise UpstreamTimeout(
+                f"{model.alias}: timed out (no complete answer within {self._timeout.total:g}s)"
+            ) from None
         except aiohttp.ClientError as exc:
             raise UpstreamConnectionError(f"{model.alias}: {_describe(exc)}") from None
         return self.wire.parse_upstream_response(payload)
@@ -81,8 +85,12 @@ class UpstreamProvider:
                     response.release()
                 else:
                     response.close()
+        except aiohttp.ConnectionTimeoutError:
+            raise UpstreamTimeout(f"{model.alias}: timed out connecting ({self._timeout.sock_connect:g}s)") from None
         except TimeoutError:
-            raise UpstreamTimeout(f"{model.alias}: stream timed out") from None
+            raise UpstreamTimeout(
+                f"{model.alias}: timed out (limits: {self._first_token_s:g}s to respond, {self._timeout.total:g}s in all)"
+            ) from None
         except aiohttp.ClientError as exc:
             raise UpstreamConnectionError(f"{model.alias}: {_describe(exc)}") from None
 
@@ -94,4 +102,6 @@ def _describe(exc: aiohttp.ClientError) -> str:
         return "the server closed the connection"
     if isinstance(exc, aiohttp.ClientPayloadError):
         return "the response was cut short"
+    if isinstance(exc, aiohttp.ClientOSError):
+        return f"connection error ({exc.strerror or 'reset'})"
     return type(exc).__name__
