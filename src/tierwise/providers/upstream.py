@@ -89,7 +89,8 @@ class UpstreamProvider:
             raise UpstreamTimeout(f"{model.alias}: timed out connecting ({self._timeout.sock_connect:g}s)") from None
         except TimeoutError:
             raise UpstreamTimeout(
-                f"{model.alias}: timed out (limits: {self._first_token_s:g}s to respond, {self._timeout.total:g}s in all)"
+                f"{model.alias}: timed out "
+                f"(limits: {self._first_token_s:g}s to respond, {self._timeout.total:g}s in all)"
             ) from None
         except aiohttp.ClientError as exc:
             raise UpstreamConnectionError(f"{model.alias}: {_describe(exc)}") from None
