@@ -15,7 +15,7 @@ from tierwise.config.settings import ServerSettings
 from tierwise.errors import InvalidRequest, PayloadTooLarge, RateLimited, TierwiseError, UpstreamError
 from tierwise.ledger.entry import LedgerEntry
 from tierwise.routing.cascade import CASCADE
-from tierwise.routing.decision import RoutingDecision
+from tierwise.routing.decision import RouteInput, RoutingDecision
 from tierwise.routing.features import route_input
 from tierwise.server.gateway import Gateway
 from tierwise.server.guard import Grant
@@ -51,11 +51,11 @@ class ChatEndpoint:
             entry.policy, entry.tier, entry.reasons = decision.policy, decision.tier, decision.reason
             grant.admit(chat, decision, features)
             if chat.stream:
-                return await self._stream(request, gateway, chat, decision, entry, started)
+                return await self._stream(request, gateway, chat, decision, features, entry, started)
             if decision.policy == CASCADE and not chat.tools:
                 response = await gateway.cascade.complete(chat, decision, entry, features)
             else:
-                response = await gateway.dispatcher.complete(chat, decision, entry)
+                response = await gateway.dispatcher.complete(chat, decision, entry, features)
             entry.usage, entry.status = response.usage, 200
             return web.Response(
                 body=self.wire.render_response(response),
@@ -93,10 +93,11 @@ class ChatEndpoint:
         gateway: Gateway,
         chat: ChatRequest,
         decision: RoutingDecision,
+        features: RouteInput,
         entry: LedgerEntry,
         started: float,
     ) -> web.StreamResponse:
-        opened = await gateway.dispatcher.open_stream(chat, decision, entry)
+        opened = await gateway.dispatcher.open_stream(chat, decision, entry, features)
         renderer = self.wire.StreamRenderer(include_usage=chat.stream_usage)
         response = web.StreamResponse(
             status=200,
@@ -119,6 +120,8 @@ class ChatEndpoint:
             entry.status = 200
         except TierwiseError as err:  # after the first byte: an error event of the client's API, then the end
             entry.status, entry.error = err.http_status, f"mid-stream: {err.message}"
+            if isinstance(err, UpstreamError) and err.retryable:  # the model failed us: its breaker should know
+                gateway.dispatcher.circuit(opened.model.alias).failed()
             await response.write(renderer.error(_redacted(err, _upstream_keys(gateway))))
         except (ConnectionError, RuntimeError) as exc:  # the client went away (aiohttp raises both kinds)
             entry.status, entry.error = CLIENT_CLOSED, f"client disconnected ({type(exc).__name__})"
