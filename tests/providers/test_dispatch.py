@@ -135,7 +135,7 @@ def test_a_stream_failing_before_its_first_byte_is_retried_then_falls_back(fake_
         record = entry()
         opened = await dispatcher.open_stream(chat("[[reset@m1]] stream it", stream=True), decision("m1", "m2"), record)
         try:
-            events = [*opened.buffered, *[event async for event in opened.rest]]
+            events = [*opened.buffered, *[event async for batch in opened.rest for event in batch]]
         finally:
             await opened.rest.aclose()
         assert opened.model.alias == "m2" and len(events) > 2

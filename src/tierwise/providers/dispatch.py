@@ -36,8 +36,8 @@ T = TypeVar("T")
 @dataclass(slots=True)
 class OpenedStream:
     model: ModelSettings
-    buffered: list[StreamEvent]  # events received before the first content, to be sent first
-    rest: AsyncGenerator[StreamEvent, None]
+    buffered: list[StreamEvent]  # events received up to the first content, to be sent first
+    rest: AsyncGenerator[list[StreamEvent], None]  # the remaining events, in batches (one per network read)
 
 
 class Dispatcher:
@@ -143,13 +143,13 @@ class Dispatcher:
                     yield models[alias]
 
 
-async def _until_content(events: AsyncGenerator[StreamEvent, None], model: ModelSettings) -> list[StreamEvent]:
+async def _until_content(batches: AsyncGenerator[list[StreamEvent], None], model: ModelSettings) -> list[StreamEvent]:
     buffered: list[StreamEvent] = []
     try:
         async with asyncio.timeout(model.provider.timeouts.first_token_s):
-            async for event in events:
-                buffered.append(event)
-                if not isinstance(event, StreamStart):
+            async for batch in batches:
+                buffered.extend(batch)
+                if not all(isinstance(event, StreamStart) for event in batch):
                     break
     except TimeoutError:
         raise UpstreamTimeout(

@@ -13,7 +13,7 @@ from functools import partial
 import aiohttp
 
 from tierwise.config.settings import ModelSettings, ProviderSettings
-from tierwise.errors import UpstreamConnectionError, UpstreamTimeout
+from tierwise.errors import UpstreamConnectionError, UpstreamError, UpstreamTimeout
 from tierwise.types import ChatRequest, ChatResponse, StreamEvent
 from tierwise.wire.format import wire_for
 from tierwise.wire.sse import SseDecoder
@@ -56,8 +56,9 @@ class UpstreamProvider:
             raise UpstreamConnectionError(f"{model.alias}: {_describe(exc)}") from None
         return self.wire.parse_upstream_response(payload)
 
-    async def stream(self, request: ChatRequest, model: ModelSettings) -> AsyncGenerator[StreamEvent, None]:
-        """Events as they arrive. Close the iterator (``aclose``) to cancel the upstream call."""
+    async def stream(self, request: ChatRequest, model: ModelSettings) -> AsyncGenerator[list[StreamEvent], None]:
+        """Events as they arrive, in batches: all the events of one network read together, so the server can
+        send them on in one write. Close the iterator (``aclose``) to cancel the upstream call."""
         body = self._body(request, model)
         try:
             async with asyncio.timeout(self._first_token_s):
@@ -70,14 +71,20 @@ class UpstreamProvider:
                 decoder = SseDecoder()
                 parser = self.wire.UpstreamStreamParser()
                 async for chunk in response.content.iter_any():
-                    for sse in decoder.feed(chunk):
-                        for event in parser.feed(sse):
-                            yield event
-                for sse in decoder.close():
-                    for event in parser.feed(sse):
-                        yield event
-                for event in parser.finish():
-                    yield event
+                    batch: list[StreamEvent] = []
+                    try:
+                        for sse in decoder.feed(chunk):
+                            batch.extend(parser.feed(sse))
+                    except UpstreamError:  # an error event: first pass on what came before it in this read
+                        if batch:
+                            yield batch
+                        raise
+                    if batch:
+                        yield batch
+                tail = [event for sse in decoder.close() for event in parser.feed(sse)]
+                tail.extend(parser.finish())
+                if tail:
+                    yield tail
                 finished = True
             finally:
                 # Closing (not releasing) drops the connection, which is how an abandoned stream is cancelled.

@@ -20,7 +20,7 @@ from tierwise.routing.features import route_input
 from tierwise.server.gateway import Gateway
 from tierwise.server.guard import Grant
 from tierwise.types import ApiName, ChatRequest, StreamEnd, StreamEvent, StreamStart
-from tierwise.wire.format import WireFormat, wire_for
+from tierwise.wire.format import StreamRenderer, WireFormat, wire_for
 
 GATEWAY = web.AppKey("gateway", Gateway)
 CLIENT_CLOSED = 499  # nginx's convention for "the client went away"
@@ -110,12 +110,9 @@ class ChatEndpoint:
         try:
             await response.prepare(request)
             entry.ttft_ms = (time.perf_counter() - started) * 1000.0
-            for event in opened.buffered:
-                await response.write(renderer.event(event))
-                _track_usage(entry, event)
-            async for event in opened.rest:
-                await response.write(renderer.event(event))
-                _track_usage(entry, event)
+            await response.write(_render(renderer, opened.buffered, entry))
+            async for batch in opened.rest:
+                await response.write(_render(renderer, batch, entry))
             await response.write(renderer.done())
             entry.status = 200
         except TierwiseError as err:  # after the first byte: an error event of the client's API, then the end
@@ -131,9 +128,12 @@ class ChatEndpoint:
         return response
 
 
-def _track_usage(entry: LedgerEntry, event: StreamEvent) -> None:
-    if isinstance(event, StreamEnd | StreamStart):
-        entry.usage = event.usage
+def _render(renderer: StreamRenderer, events: list[StreamEvent], entry: LedgerEntry) -> bytes:
+    """A batch of events as one piece of the client's stream (one socket write instead of one per event)."""
+    for event in events:
+        if isinstance(event, StreamEnd | StreamStart):
+            entry.usage = event.usage
+    return b"".join([renderer.event(event) for event in events])
 
 
 async def _read_json(request: web.Request, max_bytes: int) -> object:
