@@ -43,3 +43,13 @@ def test_library_use_routes_without_a_server() -> None:
     )
     assert isinstance(decision, tierwise.RoutingDecision)
     assert decision.tier == "speed" and decision.reasons
+
+
+def test_serving_stack_imports_no_training_or_numeric_libraries() -> None:
+    """The rules-policy gateway loads neither numpy nor training libraries (a learned policy loads numpy)."""
+    code = (
+        "import sys, tierwise.server.app, tierwise.server.gateway, tierwise.providers.cascade; "
+        "print(sorted(m for m in ('numpy', 'sklearn', 'torch', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
