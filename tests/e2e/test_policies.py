@@ -102,3 +102,20 @@ def test_learned_policy_scores_with_the_packaged_router(
         assert ">= threshold 0.00" in raw.headers["x-tierwise-reason"]
     finally:
         gateway.stop()
+
+
+def test_report_shows_the_cascade_evidence(cascade_gateway: GatewayProcess) -> None:
+    import json
+    import subprocess
+    import sys
+    import time
+
+    time.sleep(0.2)  # the ledger writer flushes every 50 ms
+    out = subprocess.run(
+        [sys.executable, "-m", "tierwise.cli", "report", "--json", "--ledger", str(cascade_gateway.ledger_path)],
+        capture_output=True,
+        check=True,
+    )
+    evidence = json.loads(out.stdout)["quality_evidence"]
+    assert evidence["cascade_checked"] == 2
+    assert evidence["cascade_agreement_rate"] == 0.5 and evidence["cascade_escalated"] == 1

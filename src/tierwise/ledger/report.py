@@ -51,8 +51,43 @@ class Bucket:
 
 
 @dataclass(slots=True)
+class Evidence:
+    """What live traffic says about the routing's quality, beside what it cost."""
+
+    cascade_checked: int = 0  # cheap answers checked by a second cheap model
+    cascade_agreed: int = 0  # ... and kept because the two agreed
+    cascade_escalated: int = 0  # ... and replaced by the strong tier because they differed
+    retried_or_fell_back: int = 0  # requests that needed more than one attempt
+    session_held: int = 0  # turns kept on a conversation's tier instead of dropping to a weaker one
+
+    def add(self, row: Any) -> None:
+        reasons = row["reasons"] or ""
+        if "cascade: answers agree" in reasons:
+            self.cascade_checked += 1
+            self.cascade_agreed += 1
+        elif "cascade: answers differ" in reasons:
+            self.cascade_checked += 1
+            self.cascade_escalated += 1
+        if row["attempts"] > 1:
+            self.retried_or_fell_back += 1
+        if "session stays on" in reasons:
+            self.session_held += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        agreement = self.cascade_agreed / self.cascade_checked if self.cascade_checked else None
+        return {
+            "cascade_checked": self.cascade_checked,
+            "cascade_agreement_rate": round(agreement, 4) if agreement is not None else None,
+            "cascade_escalated": self.cascade_escalated,
+            "retried_or_fell_back": self.retried_or_fell_back,
+            "session_held": self.session_held,
+        }
+
+
+@dataclass(slots=True)
 class Report:
     ledger: str
+    evidence: Evidence = field(default_factory=Evidence)
     total: Bucket = field(default_factory=Bucket)
     by_tier: dict[str, Bucket] = field(default_factory=dict)
     by_model: dict[str, Bucket] = field(default_factory=dict)
@@ -65,6 +100,7 @@ class Report:
             "by_tier": {k: v.as_dict() for k, v in sorted(self.by_tier.items())},
             "by_model": {k: v.as_dict() for k, v in sorted(self.by_model.items())},
             "by_policy": {k: v.as_dict() for k, v in sorted(self.by_policy.items())},
+            "quality_evidence": self.evidence.as_dict(),
         }
 
 
@@ -77,6 +113,7 @@ def build_report(path: str | Path, *, since: float | None = None) -> Report:
             report.by_tier.setdefault(row["tier"] or "(direct)", Bucket()).add(row)
             report.by_model.setdefault(row["model"] or "(none)", Bucket()).add(row)
             report.by_policy.setdefault(row["policy"] or "(rejected)", Bucket()).add(row)
+            report.evidence.add(row)
     return report
 
 
@@ -91,6 +128,17 @@ def format_report(report: Report) -> str:
         lines.append("")
     lines.append(header)
     lines.append(_line("TOTAL", report.total))
+    e = report.evidence.as_dict()
+    lines.append("")
+    lines.append(
+        f"quality evidence: {e['retried_or_fell_back']} requests retried or fell back; "
+        f"{e['session_held']} turns held on their session's tier"
+    )
+    if e["cascade_checked"]:
+        lines.append(
+            f"cascade: {e['cascade_checked']} cheap answers checked, agreement {e['cascade_agreement_rate']:.1%}, "
+            f"{e['cascade_escalated']} escalated"
+        )
     if report.total.unpriced:
         lines.append(f"({report.total.unpriced} successful requests used models with no known price)")
     return "\n".join(lines)
