@@ -133,7 +133,15 @@ def build_strategies(names: Sequence[str] | None, have_embedder: bool) -> list[S
     if not names:
         learned = [n for n in LEARNED if have_embedder or not (n.startswith("embed") or n == "multi-model")]
         prior = DEFAULT_PRIOR if have_embedder else "tfidf-lr"
-        names = ["random", "oracle", *learned, "cascade", f"cascade+{prior}", f"cascade2+{prior}"]
+        names = [
+            "random",
+            "oracle",
+            *learned,
+            "cascade",
+            f"cascade+{prior}",
+            f"cascade2+{prior}",
+            f"gated-cascade+{prior}",
+        ]
 
     def one(name: str) -> Strategy:
         if name == "random":
@@ -150,6 +158,8 @@ def build_strategies(names: Sequence[str] | None, have_embedder: bool) -> list[S
             return s.MultiModel()
         if name.startswith("ensemble(") and name.endswith(")"):
             return s.Ensemble(members=tuple(one(m) for m in name[len("ensemble(") : -1].split(",")))
+        if name.startswith("gated-cascade+"):
+            return s.GatedCascade(prior=one(name.removeprefix("gated-cascade+")))
         if name.startswith("cascade"):
             head, _, prior = name.partition("+")
             checkers = int(head.removeprefix("cascade") or 1)

@@ -26,7 +26,16 @@ from tierwise.brain.metrics import (
     frontier_area,
     sweep,
 )
-from tierwise.brain.strategies import EmbeddingCache, MultiModel, Routing, Strategy, Task
+from tierwise.brain.strategies import (
+    EmbeddingCache,
+    MultiModel,
+    Outcomes,
+    Routing,
+    Strategy,
+    Task,
+    strong_outcomes,
+    weak_outcomes,
+)
 from tierwise.brain.table import FloatArray, OutcomeTable
 
 Progress = Callable[[str], None]
@@ -112,30 +121,42 @@ def route_out_of_fold(
         return strategy.route(Task(train=tuple(train), test=test, pair=pair, embeddings=embeddings))
     n = len(test)
     scores = np.empty(n)
-    extra: FloatArray | None = None
+    kept, escalated = weak_outcomes(test, pair), strong_outcomes(test, pair)
+    kept_arrays = [kept.quality.copy(), kept.cost.copy(), kept.strong_calls.copy()]
+    escalated_arrays = [escalated.quality.copy(), escalated.cost.copy(), escalated.strong_calls.copy()]
     example, details = "", {}
     for part in folds(n, k, seed):
         rest = np.setdiff1d(np.arange(n), part)
         task = Task(train=(test.subset(rest),), test=test.subset(part), pair=pair, embeddings=embeddings)
         routing = strategy.route(task)
         scores[part] = routing.scores
-        if routing.extra_cost is not None:
-            extra = np.zeros(n) if extra is None else extra
-            extra[part] = routing.extra_cost
+        for arrays, branch in ((kept_arrays, routing.kept), (escalated_arrays, routing.escalated)):
+            if branch is not None:
+                for array, values in zip(arrays, (branch.quality, branch.cost, branch.strong_calls), strict=True):
+                    array[part] = values
         example = example or routing.example
         details.update(routing.details)
-    return Routing(scores=scores, extra_cost=extra, example=example, details=details)
+    return Routing(
+        scores=scores,
+        kept=Outcomes(quality=kept_arrays[0], cost=kept_arrays[1], strong_calls=kept_arrays[2]),
+        escalated=Outcomes(quality=escalated_arrays[0], cost=escalated_arrays[1], strong_calls=escalated_arrays[2]),
+        example=example,
+        details=details,
+    )
 
 
 def report_strategy(strategy: Strategy, routing: Routing, test: OutcomeTable, pair: Pair) -> StrategyReport:
     w, s = test.model_index(pair.weak), test.model_index(pair.strong)
-    extra = routing.extra_cost if routing.extra_cost is not None else np.zeros(len(test))
+    kept = routing.kept or weak_outcomes(test, pair)
+    escalated = routing.escalated or strong_outcomes(test, pair)
     curve = sweep(
         routing.scores,
-        quality_kept=test.scores[:, w],
-        quality_escalated=test.scores[:, s],
-        cost_kept=test.costs[:, w] + extra,
-        cost_escalated=test.costs[:, s] + extra,
+        quality_kept=kept.quality,
+        quality_escalated=escalated.quality,
+        cost_kept=kept.cost,
+        cost_escalated=escalated.cost,
+        calls_kept=kept.strong_calls,
+        calls_escalated=escalated.strong_calls,
         q_weak=float(test.scores[:, w].mean()),
         q_strong=float(test.scores[:, s].mean()),
         c_weak=float(test.costs[:, w].mean()),

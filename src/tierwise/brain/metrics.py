@@ -57,6 +57,8 @@ def sweep(
     quality_escalated: FloatArray,
     cost_kept: FloatArray,
     cost_escalated: FloatArray,
+    calls_kept: FloatArray | None = None,
+    calls_escalated: FloatArray | None = None,
     q_weak: float | None = None,
     q_strong: float | None = None,
     c_weak: float | None = None,
@@ -66,7 +68,10 @@ def sweep(
 
     ``*_kept`` are the per-prompt quality and cost when the prompt is not escalated, ``*_escalated`` when it
     is (for a plain two-model router: the weak and strong model's outcomes; for a cascade the costs include
-    the checks). The references default to the means of the kept and escalated arrays.
+    the checks). ``calls_*`` count the calls each branch makes to the strong model (default 0 and 1), which
+    give ``share``; a curve that starts above share 0 is joined to the always-weak point
+    ``(0, q_weak, c_weak)`` by a straight line (random mixing with the weak model). The references default
+    to the means of the kept and escalated arrays.
     """
     n = len(scores)
     if n == 0:
@@ -77,17 +82,26 @@ def sweep(
     ends = np.flatnonzero(np.append(sorted_scores[1:] != sorted_scores[:-1], True)) + 1
     dq = np.cumsum((quality_escalated - quality_kept)[order])[ends - 1]
     dc = np.cumsum((cost_escalated - cost_kept)[order])[ends - 1]
-    base_q, base_c = quality_kept.sum(), cost_kept.sum()
-    share = np.concatenate(([0.0], ends / n))
+    kept_calls = np.zeros(n) if calls_kept is None else calls_kept
+    escalated_calls = np.ones(n) if calls_escalated is None else calls_escalated
+    dn = np.cumsum((escalated_calls - kept_calls)[order])[ends - 1]
+    base_q, base_c, base_n = quality_kept.sum(), cost_kept.sum(), kept_calls.sum()
+    share = np.concatenate(([base_n], base_n + dn)) / n
     quality = np.concatenate(([base_q], base_q + dq)) / n
     cost = np.concatenate(([base_c], base_c + dc)) / n
+    q_weak = float(quality_kept.mean()) if q_weak is None else q_weak
+    c_weak = float(cost_kept.mean()) if c_weak is None else c_weak
+    if share[0] > 0:
+        share = np.concatenate(([0.0], share))
+        quality = np.concatenate(([q_weak], quality))
+        cost = np.concatenate(([c_weak], cost))
     return RoutingCurve(
         share=share,
         quality=quality,
         cost=cost,
-        q_weak=float(quality_kept.mean()) if q_weak is None else q_weak,
+        q_weak=q_weak,
         q_strong=float(quality_escalated.mean()) if q_strong is None else q_strong,
-        c_weak=float(cost_kept.mean()) if c_weak is None else c_weak,
+        c_weak=c_weak,
         c_strong=float(cost_escalated.mean()) if c_strong is None else c_strong,
     )
 

@@ -63,11 +63,35 @@ class Task:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Outcomes:
+    """What each prompt gets under one branch of a decision: quality, cost, and calls to the strong model."""
+
+    quality: FloatArray
+    cost: FloatArray
+    strong_calls: FloatArray  # 0 or 1 per prompt
+
+
+def weak_outcomes(table: OutcomeTable, pair: Pair) -> Outcomes:
+    j = table.model_index(pair.weak)
+    return Outcomes(quality=table.scores[:, j], cost=table.costs[:, j], strong_calls=np.zeros(len(table)))
+
+
+def strong_outcomes(table: OutcomeTable, pair: Pair) -> Outcomes:
+    j = table.model_index(pair.strong)
+    return Outcomes(quality=table.scores[:, j], cost=table.costs[:, j], strong_calls=np.ones(len(table)))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Routing:
-    """A strategy's verdict on a test table."""
+    """A strategy's verdict on a test table: the order of escalation, and what each branch yields.
+
+    A plain router keeps a prompt on the weak model or sends it to the strong one (``kept`` and
+    ``escalated`` default to those); a cascade's branches carry its checks and its own escalations.
+    """
 
     scores: FloatArray  # escalate in descending order
-    extra_cost: FloatArray | None = None  # per-prompt cost paid whatever the decision
+    kept: Outcomes | None = None
+    escalated: Outcomes | None = None
     example: str = ""  # why the first test prompt scored as it did
     details: dict[str, str] = field(default_factory=dict)
 
@@ -250,12 +274,13 @@ def average_ranks(values: FloatArray) -> FloatArray:
     return (low + high) / (2.0 * len(values))
 
 
-def answer_pattern(table: OutcomeTable, weak: str, panel: Sequence[str]) -> FloatArray:
+def answer_pattern(table: OutcomeTable, weak: str, panel: Sequence[str], *, lengths: bool = False) -> FloatArray:
     """Agreement features of the weak model and its checkers, one row per prompt.
 
-    Columns: the weak answer is missing; then, for every pair of (weak, checker, ...), whether both answers
-    exist and are equal. Checkers agreeing with each other against the weak model is the strongest hint
-    that the prompt is solvable and the weak model got it wrong.
+    Columns: the weak answer is missing; for every pair of (weak, checker, ...), whether both answers exist
+    and are equal (column 1 is weak against the first checker); with ``lengths``, the log length of each
+    answer. Checkers agreeing with each other against the weak model is the strongest hint that the prompt
+    is solvable and the weak model got it wrong; a long, rambling weak answer is another.
     """
     cols = [table.model_index(m) for m in (weak, *panel)]
     answers = [[normalise_answer(row[j]) for j in cols] for row in table.answers]
@@ -263,25 +288,28 @@ def answer_pattern(table: OutcomeTable, weak: str, panel: Sequence[str]) -> Floa
     for x, y in itertools.combinations(range(len(cols)), 2):
         for row, a in zip(features, answers, strict=True):
             row.append(1.0 if a[x] and a[x] == a[y] else 0.0)
-    return np.array(features)
+    out = np.array(features)
+    if lengths:
+        out = np.hstack([out, np.log1p(table.output_tokens[:, cols]) / 8.0])
+    return out
 
 
 @dataclass(frozen=True, slots=True)
 class Cascade:
     """Answer with the weak model; escalate when its answer looks unreliable.
 
-    ``checkers`` other cheap models (no dearer than the weak one or 5% of the strong one, with extracted
-    answers) answer too; a
-    logistic model of the agreement pattern (``answer_pattern``), fitted on the training tables, says how
-    likely strong is to be needed. With one checker that is "the two cheap answers differ". The learned
-    ``prior`` breaks ties inside each pattern, so the threshold sweep runs from "the most alarming pattern
-    the prior fears most" to "everything". Every call pays for the checkers' answers. The checkers are
-    picked greedily by training APGR; without the pair in the training tables, the cheapest are used and
-    the score is the share of checkers that disagree.
+    ``checkers`` other cheap models (each no dearer than the weak one or 5% of the strong one, with
+    extracted answers) answer too. A logistic model of the answers' agreement pattern and lengths
+    (``answer_pattern``), fitted on the training tables, says how likely the strong model is to be needed;
+    the learned ``prior`` breaks its ties. The threshold sweep runs from "escalate nothing" to "escalate
+    everything"; every call pays for the weak and the checkers' answers, an escalated one for the strong
+    answer on top. Checkers are picked greedily by training APGR; without the pair in the training tables,
+    the cheapest are used and the score is the share of checkers that disagree.
     """
 
     prior: Strategy | None = None
     checkers: int = 1
+    lengths: bool = True  # answer lengths join the agreement pattern
     kind: str = "cascade"
 
     @property
@@ -314,7 +342,10 @@ class Cascade:
         panel: tuple[str, ...] = ()
         for _ in range(self.checkers):
             rest = [m for m in seen if m not in panel]
-            panel = max(((*panel, m) for m in rest), key=lambda p: self._training_apgr(judged, task.pair, p))
+            panel = max(
+                ((*panel, m) for m in rest),
+                key=lambda p: self._training_apgr(judged, task.pair, p, lengths=self.lengths),
+            )
         return panel, judged
 
     def route(self, task: Task) -> Routing:
@@ -324,9 +355,9 @@ class Cascade:
         if not test.has_answers(pair.weak):
             raise ValueError(f"{test.name} has no extracted answers for {pair.weak}: no cascade")
         panel, judged = self.choose_panel(task)
-        features = answer_pattern(test, pair.weak, panel)
+        features = answer_pattern(test, pair.weak, panel, lengths=self.lengths)
         if judged:
-            x = np.vstack([answer_pattern(t, pair.weak, panel) for t in judged])
+            x = np.vstack([answer_pattern(t, pair.weak, panel, lengths=self.lengths) for t in judged])
             y = np.concatenate([needs_strong(t, pair) for t in judged])
             alarm = (
                 LogisticRegression(C=1.0).fit(x, y > 0.5).predict_proba(features)[:, 1]
@@ -339,9 +370,13 @@ class Cascade:
         prior = self.prior.route(task).scores if self.prior is not None else np.zeros(len(test))
         ranks = average_ranks(prior)
         extra = sum((test.costs[:, test.model_index(m)] for m in panel), np.zeros(len(test)))
+        weak, strong = weak_outcomes(test, pair), strong_outcomes(test, pair)
         return Routing(
             scores=levels + 0.999 * ranks,
-            extra_cost=extra,
+            kept=Outcomes(quality=weak.quality, cost=weak.cost + extra, strong_calls=weak.strong_calls),
+            escalated=Outcomes(
+                quality=strong.quality, cost=weak.cost + extra + strong.cost, strong_calls=strong.strong_calls
+            ),
             example=(
                 f"cascade: checked {pair.weak} against {', '.join(panel)}; alarm {alarm[0]:.2f}, "
                 f"prior rank {ranks[0]:.2f}"
@@ -350,7 +385,7 @@ class Cascade:
         )
 
     @staticmethod
-    def _training_apgr(tables: Sequence[OutcomeTable], pair: Pair, panel: Sequence[str]) -> float:
+    def _training_apgr(tables: Sequence[OutcomeTable], pair: Pair, panel: Sequence[str], *, lengths: bool) -> float:
         from sklearn.linear_model import LogisticRegression
 
         from tierwise.brain.metrics import apgr, sweep
@@ -358,7 +393,7 @@ class Cascade:
         total = 0.0
         for t in tables:
             w, s = t.model_index(pair.weak), t.model_index(pair.strong)
-            x, y = answer_pattern(t, pair.weak, panel), needs_strong(t, pair)
+            x, y = answer_pattern(t, pair.weak, panel, lengths=lengths), needs_strong(t, pair)
             if not 0 < y.mean() < 1:
                 continue
             alarm = LogisticRegression(C=1.0).fit(x, y > 0.5).predict_proba(x)[:, 1]
@@ -374,3 +409,53 @@ class Cascade:
             )
             total += apgr(curve)
         return total
+
+
+@dataclass(frozen=True, slots=True)
+class GatedCascade:
+    """The gateway's ``cascade`` policy: a confident prior goes straight to strong, the rest is checked.
+
+    At threshold ``t``, prompts whose prior scores ``>= t`` go to the strong model alone; every other prompt
+    is answered by the weak model and one checker, and goes to the strong model when the two disagree.
+    Sweeping ``t`` runs from "check everything" to "always strong"; below the first point the curve mixes
+    with always-weak. ``tierwise calibrate --policy cascade`` picks ``t`` the same way.
+    """
+
+    prior: Strategy
+    kind: str = "cascade"
+
+    @property
+    def name(self) -> str:
+        return f"gated-cascade+{self.prior.name}"
+
+    def route(self, task: Task) -> Routing:
+        test, pair = task.test, task.pair
+        if not test.has_answers(pair.weak):
+            raise ValueError(f"{test.name} has no extracted answers for {pair.weak}: no cascade")
+        (checker,), _ = Cascade(checkers=1).choose_panel(task)
+        dis = disagreement(test, pair.weak, checker)
+        prior = self.prior.route(task).scores
+        return Routing(
+            scores=prior,
+            kept=checked_outcomes(test, pair, checker, dis),
+            escalated=strong_outcomes(test, pair),
+            example=f"gated cascade: prior {prior[0]:.2f}; {pair.weak} checked by {checker}",
+            details={"checkers": checker},
+        )
+
+
+def disagreement(table: OutcomeTable, weak: str, checker: str) -> FloatArray:
+    """1 where the weak model's answer is missing or differs from the checker's, else 0."""
+    features = answer_pattern(table, weak, (checker,))
+    return 1.0 - features[:, 1]
+
+
+def checked_outcomes(table: OutcomeTable, pair: Pair, checker: str, dis: FloatArray) -> Outcomes:
+    """Weak answers, checked by ``checker``; the strong model answers where they disagree (``dis`` = 1)."""
+    weak, strong = weak_outcomes(table, pair), strong_outcomes(table, pair)
+    checker_cost = table.costs[:, table.model_index(checker)]
+    return Outcomes(
+        quality=np.where(dis > 0, strong.quality, weak.quality),
+        cost=weak.cost + checker_cost + dis * strong.cost,
+        strong_calls=dis,
+    )

@@ -40,6 +40,7 @@ class OutcomeTable:
     models: tuple[str, ...]  # in models.csv order
     scores: FloatArray  # (n_prompts, n_models), in [0, 1]
     costs: FloatArray  # (n_prompts, n_models), USD per call
+    output_tokens: FloatArray  # (n_prompts, n_models), answer lengths (0 where the source has none)
     answers: tuple[tuple[str, ...], ...]  # [prompt][model], "" when the source has none
 
     @property
@@ -75,6 +76,7 @@ class OutcomeTable:
             models=self.models,
             scores=self.scores[rows],
             costs=self.costs[rows],
+            output_tokens=self.output_tokens[rows],
             answers=tuple(self.answers[i] for i in rows),
         )
 
@@ -97,6 +99,7 @@ def load_table(folder: str | Path) -> OutcomeTable:
     n, k = len(prompts), len(models)
     scores = np.full((n, k), np.nan)
     costs = np.full((n, k), np.nan)
+    output_tokens = np.zeros((n, k))
     answers = [[""] * k for _ in range(n)]
     path = root / "outcomes.csv"
     with path.open(newline="", encoding="utf-8") as handle:
@@ -106,12 +109,12 @@ def load_table(folder: str | Path) -> OutcomeTable:
             except KeyError as exc:
                 raise TableFormatError(f"{path}:{line}: unknown prompt id or model {exc}") from None
             scores[i, j] = float(rec["score"])
+            output_tokens[i, j] = float(rec.get("output_tokens") or 0)
             if rec.get("cost_usd"):
                 costs[i, j] = float(rec["cost_usd"])
             else:
                 price_in, price_out = prices[rec["model"]]
-                out_tokens = float(rec.get("output_tokens") or 0)
-                costs[i, j] = (prompts[i].input_tokens * price_in + out_tokens * price_out) / 1e6
+                costs[i, j] = (prompts[i].input_tokens * price_in + output_tokens[i, j] * price_out) / 1e6
             answers[i][j] = (rec.get("answer") or "").strip()
     if np.isnan(scores).any():
         i, j = np.argwhere(np.isnan(scores))[0]
@@ -122,6 +125,7 @@ def load_table(folder: str | Path) -> OutcomeTable:
         models=models,
         scores=np.clip(scores, 0.0, 1.0),
         costs=costs,
+        output_tokens=output_tokens,
         answers=tuple(tuple(row) for row in answers),
     )
 
