@@ -15,6 +15,9 @@ run() { local name=$1; shift; echo "== $name: tierwise eval $*" | tee "$OUT/$nam
 run cv-haiku-sonnet $D/zeroeval-code-reasoning $D/zeroeval-math-hard "${HAIKU[@]}"
 run cv-llama-gpt4o $D/zeroeval-code-reasoning $D/zeroeval-math-hard $D/mmlu-pro "${LLAMA[@]}"
 run cv-alpaca $D/alpaca-eval "${ALPACA[@]}"
+run cv-mini-gpt4o $D/zeroeval-code-reasoning --weak gpt-4o-mini-2024-07-18 --strong gpt-4o-2024-08-06 \
+    --strategy random --strategy oracle --strategy tfidf-lr --strategy embed-knn+lr \
+    --strategy cascade --strategy cascade2+embed-knn+lr --strategy gated-cascade+embed-knn+lr
 # cross-data-set: each test set is left out of its own training folders
 run x-haiku-sonnet $D/zeroeval-code-reasoning $D/zeroeval-math-hard "${HAIKU[@]}" \
     --train $D/zeroeval-code-reasoning $D/zeroeval-math-hard $D/mmlu-pro

@@ -14,7 +14,7 @@ WEAK_C, STRONG_C = np.ones(4), np.full(4, 10.0)
 
 def pick(**goal: float):  # type: ignore[no-untyped-def]
     return pick_threshold(
-        SCORES, weak_quality=WEAK_Q, strong_quality=STRONG_Q, weak_cost=WEAK_C, strong_cost=STRONG_C, **goal
+        SCORES, kept_quality=WEAK_Q, escalated_quality=STRONG_Q, kept_cost=WEAK_C, escalated_cost=STRONG_C, **goal
     )
 
 

@@ -21,7 +21,7 @@ class Calibration:
     """The chosen threshold and what it did on the calibration table."""
 
     threshold: float
-    share: float  # share of calls escalated
+    share: float  # share of calls that reach the strong model
     quality_share: float  # quality as a share of always-strong quality
     cost_share: float  # mean cost as a share of always-strong cost
 
@@ -29,15 +29,21 @@ class Calibration:
 def pick_threshold(
     scores: FloatArray,
     *,
-    weak_quality: FloatArray,
-    strong_quality: FloatArray,
-    weak_cost: FloatArray,
-    strong_cost: FloatArray,
+    kept_quality: FloatArray,
+    escalated_quality: FloatArray,
+    kept_cost: FloatArray,
+    escalated_cost: FloatArray,
+    kept_calls: FloatArray | None = None,
     target_quality: float | None = None,
     max_cost: float | None = None,
 ) -> Calibration:
     """The threshold escalating fewest prompts that reaches ``target_quality`` (share of strong quality), or
-    the one of highest quality whose cost stays within ``max_cost`` (share of always-strong cost)."""
+    the one of highest quality whose cost stays within ``max_cost`` (share of always-strong cost).
+
+    ``kept_*`` are each prompt's quality and cost below the threshold (the weak model; for the cascade
+    policy the checked weak answer), ``escalated_*`` at or above it (the strong model alone);
+    ``kept_calls`` counts the strong calls a kept prompt still makes (the cascade's escalations).
+    """
     if (target_quality is None) == (max_cost is None):
         raise ValueError("give exactly one of target_quality and max_cost")
     order = np.argsort(-scores, kind="stable")
@@ -45,13 +51,14 @@ def pick_threshold(
     ends = np.flatnonzero(np.append(sorted_scores[1:] != sorted_scores[:-1], True)) + 1
     n = len(scores)
     quality = (
-        weak_quality.sum() + np.concatenate(([0.0], np.cumsum((strong_quality - weak_quality)[order])[ends - 1]))
+        kept_quality.sum() + np.concatenate(([0.0], np.cumsum((escalated_quality - kept_quality)[order])[ends - 1]))
     ) / n
-    cost = (weak_cost.sum() + np.concatenate(([0.0], np.cumsum((strong_cost - weak_cost)[order])[ends - 1]))) / n
-    q_strong, c_strong = float(strong_quality.mean()), float(strong_cost.mean())
+    cost = (kept_cost.sum() + np.concatenate(([0.0], np.cumsum((escalated_cost - kept_cost)[order])[ends - 1]))) / n
+    q_strong, c_strong = float(escalated_quality.mean()), float(escalated_cost.mean())
     # point 0 escalates nothing (threshold above every score); point i escalates the first ends[i-1] prompts
     thresholds = np.concatenate(([math.nextafter(float(sorted_scores[0]), math.inf)], sorted_scores[ends - 1]))
-    shares = np.concatenate(([0.0], ends / n))
+    kept_n = np.zeros(n) if kept_calls is None else kept_calls
+    shares = (kept_n.sum() + np.concatenate(([0.0], np.cumsum((1.0 - kept_n)[order])[ends - 1]))) / n
     if target_quality is not None:
         ok = np.flatnonzero(quality >= target_quality * q_strong - 1e-12)
         i = int(ok[0]) if len(ok) else len(quality) - 1
@@ -78,8 +85,8 @@ def write_learned_config(
 ) -> dict[str, Any]:
     """Set ``routing.learned`` (and ``routing.policy``) in a YAML config, creating keys, keeping the rest.
 
-    Plain PyYAML round trip: values and key order are kept, comments are not. The policy becomes
-    ``learned`` unless it already is ``cascade`` (which uses the same threshold) or ``policy`` says otherwise.
+    Plain PyYAML round trip: values and key order are kept, comments are not. The policy becomes ``policy``
+    if given, else ``learned`` unless it already is ``cascade`` (which uses the same threshold).
     """
     import yaml
 

@@ -59,6 +59,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     goal.add_argument("--target-quality", type=float, help="share of the strong model's quality, e.g. 0.95")
     goal.add_argument("--max-cost", type=float, help="share of the always-strong cost, e.g. 0.5")
     ca.add_argument("--config", required=True, help="YAML config to write routing.learned into")
+    ca.add_argument(
+        "--policy",
+        choices=("learned", "cascade"),
+        help="learned: below the threshold the weak tier answers; cascade: below it the weak answer is "
+        "checked by --checker and escalated on disagreement (default: learned, or cascade if the config "
+        "already says so)",
+    )
+    ca.add_argument("--checker", help="cascade: the cheap model that checks the weak answer (default: cheapest)")
     ca.add_argument("--weak-tier", help="tier to use below the threshold (default: kept, else 'default')")
     ca.add_argument("--strong-tier", help="tier to escalate to (default: kept, else 'escalation')")
     ca.add_argument("--embedder", metavar="DIR", help="static embedder folder (default: the packaged one)")
@@ -256,6 +264,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
     from tierwise.brain.artifact import load_router
     from tierwise.brain.calibration import pick_threshold, write_learned_config
+    from tierwise.brain.labels import Pair
+    from tierwise.brain.strategies import checked_outcomes, disagreement, weak_outcomes
 
     table = load(args.data)
     q, c = table.scores.mean(axis=0), table.costs.mean(axis=0)
@@ -264,12 +274,28 @@ def run_calibrate(args: argparse.Namespace) -> int:
     embedder = load_embedder(args.embedder) if args.embedder else None
     router = load_router(args.artifact, embedder=embedder)
     scores = router.score_many(table.texts)
+    pair = Pair(weak=table.models[weak], strong=table.models[strong])
+    kept, how = weak_outcomes(table, pair), ""
+    policy = args.policy or configured_policy(args.config)
+    if policy == "cascade":
+        candidates = [m for m in table.models if m not in (pair.weak, pair.strong) and table.has_answers(m)]
+        if not table.has_answers(pair.weak) or not (args.checker or candidates):
+            print(f"tierwise calibrate: {table.name} has no answers to check {pair.weak} with", file=sys.stderr)
+            return 2
+        checker = (
+            table.models[table.model_index(args.checker)]
+            if args.checker
+            else min(candidates, key=lambda m: float(table.costs[:, table.model_index(m)].mean()))
+        )
+        kept = checked_outcomes(table, pair, checker, disagreement(table, pair.weak, checker))
+        how = f", below the threshold checked by {checker}"
     result = pick_threshold(
         scores,
-        weak_quality=table.scores[:, weak],
-        strong_quality=table.scores[:, strong],
-        weak_cost=table.costs[:, weak],
-        strong_cost=table.costs[:, strong],
+        kept_quality=kept.quality,
+        escalated_quality=table.scores[:, strong],
+        kept_cost=kept.cost,
+        escalated_cost=table.costs[:, strong],
+        kept_calls=kept.strong_calls,
         target_quality=args.target_quality,
         max_cost=args.max_cost,
     )
@@ -279,11 +305,22 @@ def run_calibrate(args: argparse.Namespace) -> int:
         artifact=args.artifact,
         weak_tier=args.weak_tier,
         strong_tier=args.strong_tier,
+        policy=policy,
     )
     print(
-        f"{table.name}: {table.models[weak]} -> {table.models[strong]} with {router.describe()}\n"
-        f"threshold {result.threshold:.4f}: escalates {result.share:.1%} of calls, quality "
+        f"{table.name}: {pair} with {router.describe()} ({policy} policy{how})\n"
+        f"threshold {result.threshold:.4f}: {result.share:.1%} of calls to strong, quality "
         f"{result.quality_share:.1%} of strong at {result.cost_share:.1%} of its cost\n"
         f"wrote routing.learned.threshold to {args.config}"
     )
     return 0
+
+
+def configured_policy(config: str) -> str:
+    """``cascade`` if the config file already routes by cascade, else ``learned``."""
+    import yaml
+
+    path = Path(config)
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+    routing = data.get("routing") if isinstance(data, dict) else None
+    return "cascade" if isinstance(routing, dict) and routing.get("policy") == "cascade" else "learned"
