@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import anthropic
+import openai
 import pytest
 
 from tests.gateway_process import GatewayProcess
@@ -112,8 +113,6 @@ def test_thinking_blocks_survive(client: anthropic.Anthropic) -> None:
 def test_image_input_from_openai_client_reaches_anthropic(
     gateway: GatewayProcess, fake_anthropic: FakeAnthropic
 ) -> None:
-    import openai
-
     client = openai.OpenAI(base_url=gateway.url + "/v1", api_key="k", max_retries=0)
     pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
     client.chat.completions.create(

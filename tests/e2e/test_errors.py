@@ -138,12 +138,13 @@ def test_stream_fault_before_first_byte_falls_back(gateway: GatewayProcess, fake
 def test_mid_stream_failure_ends_with_an_error_event(gateway: GatewayProcess, fake_anthropic: FakeAnthropic) -> None:
     fake_anthropic.inject(kind="mid_stream_error", after_events=4)
     an = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
-    with pytest.raises(anthropic.APIStatusError) as err:  # the SDK raises on an `event: error`
-        with an.messages.stream(
-            model="auto", max_tokens=300, messages=[{"role": "user", "content": "a long story please " * 5}]
-        ) as stream:
-            for _ in stream:
-                pass
+    messages: list[anthropic.types.MessageParam] = [{"role": "user", "content": "a long story please " * 5}]
+    with (
+        pytest.raises(anthropic.APIStatusError) as err,  # the SDK raises on an `event: error`
+        an.messages.stream(model="auto", max_tokens=300, messages=messages) as stream,
+    ):
+        for _ in stream:
+            pass
     assert "overloaded" in str(err.value).lower() or "error" in str(err.value).lower()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import anthropic
 import openai
+import pytest
 
 from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY, upstream_env
 from tests.gateway_process import GatewayProcess
@@ -37,10 +39,8 @@ def test_every_request_is_one_row_and_reported(
         an.messages.create(model="tier/escalation", max_tokens=20, messages=[{"role": "user", "content": "three"}])
         with an.messages.stream(model="gpt-5.1", max_tokens=20, messages=[{"role": "user", "content": "four"}]) as s:
             s.get_final_message()
-        try:
+        with contextlib.suppress(openai.NotFoundError):
             oa.chat.completions.create(model="nope", messages=[{"role": "user", "content": "five"}])
-        except openai.NotFoundError:
-            pass
     finally:
         assert gateway.stop() == 0  # SIGTERM: clean exit, ledger flushed
 
@@ -82,7 +82,7 @@ def test_missing_key_is_reported_and_answered_clearly(tmp_path: Path, fake_opena
             model="auto", max_tokens=20, messages=[{"role": "user", "content": "Describe the weather on Mars"}]
         )
         assert raw.headers["x-tierwise-model"] == "gpt-5.1"  # Sonnet skipped: its provider has no key
-        with __import__("pytest").raises(anthropic.APIStatusError) as err:
+        with pytest.raises(anthropic.APIStatusError) as err:
             an.messages.create(model="claude-opus-4-7", max_tokens=20, messages=[{"role": "user", "content": "x"}])
         assert err.value.status_code == 503
         assert "ANTHROPIC_API_KEY" in err.value.message

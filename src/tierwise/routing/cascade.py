@@ -21,13 +21,9 @@ class CascadeRouter:
         self._prior = LearnedRouter(settings, rules, scorer)
 
     def decide(self, route_input: RouteInput) -> RoutingDecision:
-        direct = self._rules.direct_decision(route_input)
-        if direct is not None:
-            return direct
-        matched = self._rules.match_rules(route_input)
-        if matched is not None:
-            tier, reasons = matched
-            return decide_in_tier(self._settings, tier, reasons, route_input, policy="rules")
+        claimed = self._rules.claimed(route_input)
+        if claimed is not None:
+            return claimed
         cascade = self._settings.routing.cascade
         tier, score, reason = self._prior.score(route_input)
         if tier == cascade.strong_tier:

@@ -48,12 +48,8 @@ class LearnedRouter:
         return tier, score, f"{self._scorer.describe()}: score {score:.2f} {relation} threshold {threshold:.2f}"
 
     def decide(self, route_input: RouteInput) -> RoutingDecision:
-        direct = self._rules.direct_decision(route_input)
-        if direct is not None:
-            return direct
-        matched = self._rules.match_rules(route_input)
-        if matched is not None:
-            tier, reasons = matched
-            return decide_in_tier(self._settings, tier, reasons, route_input, policy=self.name)
+        claimed = self._rules.claimed(route_input)
+        if claimed is not None:
+            return claimed
         tier, score, reason = self.score(route_input)
         return decide_in_tier(self._settings, tier, [reason], route_input, policy=self.name, score=score)

@@ -20,13 +20,23 @@ class RulesRouter:
         self._uses_task = any(rule.when.task for rule in settings.routing.rules)
 
     def decide(self, route_input: RouteInput) -> RoutingDecision:
+        claimed = self.claimed(route_input)
+        if claimed is not None:
+            return claimed
+        reasons = ["no rule matched: default tier"]
+        return decide_in_tier(
+            self._settings, self._settings.routing.default_tier, reasons, route_input, policy=self.name
+        )
+
+    def claimed(self, route_input: RouteInput) -> RoutingDecision | None:
+        """The decision when a named model, an explicit tier or a rule settles it; None leaves it to a policy."""
         direct = self.direct_decision(route_input)
         if direct is not None:
             return direct
-        tier, reasons = self.match_rules(route_input) or (
-            self._settings.routing.default_tier,
-            ["no rule matched: default tier"],
-        )
+        matched = self.match_rules(route_input)
+        if matched is None:
+            return None
+        tier, reasons = matched
         return decide_in_tier(self._settings, tier, reasons, route_input, policy=self.name)
 
     def direct_decision(self, route_input: RouteInput) -> RoutingDecision | None:
