@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from tierwise.brain.strategies import EmbeddingCache, Strategy
     from tierwise.brain.table import OutcomeTable
 
-LEARNED = ("tfidf-lr", "tfidf-knn", "embed-knn", "embed-lr", "embed-knn+lr", "multi-model")
+LEARNED = ("tfidf-lr", "tfidf-knn", "embed-knn", "embed-lr", "embed-knn+lr", "multi-model", "difficulty")
 TRAINABLE = ("embed-knn+lr", "embed-lr", "embed-knn", "tfidf-lr")
 DEFAULT_PRIOR = "embed-knn+lr"
 
@@ -139,7 +139,7 @@ def build_strategies(names: Sequence[str] | None, have_embedder: bool) -> list[S
     from tierwise.brain import strategies as s
 
     if not names:
-        learned = [n for n in LEARNED if have_embedder or not (n.startswith("embed") or n == "multi-model")]
+        learned = [n for n in LEARNED if have_embedder or n.startswith("tfidf")]
         prior = DEFAULT_PRIOR if have_embedder else "tfidf-lr"
         names = [
             "random",
@@ -164,6 +164,8 @@ def build_strategies(names: Sequence[str] | None, have_embedder: bool) -> list[S
             return s.EmbeddingRouter(heads=name.removeprefix("embed-"))
         if name == "multi-model":
             return s.MultiModel()
+        if name == "difficulty":
+            return s.Difficulty()
         if name.startswith("ensemble(") and name.endswith(")"):
             return s.Ensemble(members=tuple(one(m) for m in name[len("ensemble(") : -1].split(",")))
         if name.startswith("gated-cascade+"):
@@ -175,7 +177,7 @@ def build_strategies(names: Sequence[str] | None, have_embedder: bool) -> list[S
         raise SystemExit(f"tierwise: unknown strategy {name!r} ({strategy_help()})")
 
     built = [one(n) for n in names]
-    needs_embedder = [n for n in names if "embed" in n or "multi-model" in n]
+    needs_embedder = [n for n in names if "embed" in n or "multi-model" in n or "difficulty" in n]
     if needs_embedder and not have_embedder:
         raise SystemExit(f"tierwise: {', '.join(needs_embedder)} need the static embedder, which is missing")
     return built

@@ -243,10 +243,52 @@ class MultiModel:
 
         assert task.embeddings is not None, "the multi-model predictor needs an embedder"
         texts = [t for table in tables for t in table.texts]
+        if not texts:
+            test = task.test.texts
+            return (
+                np.zeros((0, task.embeddings.dim + 8), dtype=np.float32),
+                dense_features(task.embeddings.encode(test), test),
+            )
         return (
             dense_features(task.embeddings.encode(texts), texts),
             dense_features(task.embeddings.encode(task.test.texts), task.test.texts),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Difficulty:
+    """A prompt difficulty shared across models, predicted from the prompt; escalation by expected gain.
+
+    On each training table a one-parameter item-response model (``training.fit_irt``) gives every model an
+    ability ``a`` and every prompt a difficulty ``d``; ridge regression learns ``d`` from the embedding and
+    surface features. A test prompt escalates by ``sigmoid(a_strong - d) - sigmoid(a_weak - d)``: the gain
+    peaks on middling prompts, since on the hardest both models fail. Without the pair in a table, the mean
+    abilities of its premium and cheap halves stand in.
+    """
+
+    name: str = "difficulty"
+    kind: str = "learned"
+
+    def route(self, task: Task) -> Routing:
+        from tierwise.brain.heads import sigmoid
+        from tierwise.brain.training import fit_irt, fit_ridge
+
+        _, test_feats = MultiModel._features(task, [])
+        gains = []
+        for table in task.train:
+            train_feats, _ = MultiModel._features(task, [table])
+            ability, difficulty = fit_irt(table.scores)
+            coef, intercept = fit_ridge(train_feats, difficulty)
+            predicted = test_feats @ coef + intercept
+            if pair_present(table, task.pair):
+                a_weak = ability[table.model_index(task.pair.weak)]
+                a_strong = ability[table.model_index(task.pair.strong)]
+            else:
+                cheap, premium = tier_split(table)
+                a_weak, a_strong = float(ability[cheap].mean()), float(ability[premium].mean())
+            gains.append(sigmoid(a_strong - predicted) - sigmoid(a_weak - predicted))
+        scores = np.mean(gains, axis=0)
+        return Routing(scores=scores, example=f"difficulty: expected gain of strong {scores[0]:+.2f}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,3 +131,29 @@ def _sparse_predict(head: LinearHead, features: Any) -> FloatArray:
     from tierwise.brain.heads import sigmoid
 
     return sigmoid(np.asarray(features @ head.weights).ravel() + head.bias)
+
+
+def fit_irt(
+    scores: FloatArray, *, steps: int = 2000, rate: float = 0.5, shrink: float = 1e-3
+) -> tuple[FloatArray, FloatArray]:
+    """A one-parameter item-response model of a score table: ``P(model m right on prompt p) = sigmoid(a_m - d_p)``.
+
+    Returns the abilities ``a`` (one per model) and difficulties ``d`` (one per prompt), fitted by gradient
+    ascent on the log-likelihood (scores in [0, 1] act as soft outcomes) with a small pull of ``d`` to 0.
+    """
+    n, k = scores.shape
+    ability, difficulty = np.zeros(k), np.zeros(n)
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(ability[None, :] - difficulty[:, None])))
+        residual = scores - p
+        ability += rate * residual.mean(axis=0)
+        difficulty -= rate * residual.mean(axis=1) + shrink * difficulty
+    return ability, difficulty
+
+
+def fit_ridge(features: npt.NDArray[np.float32], target: FloatArray) -> tuple[FloatArray, float]:
+    """Ridge regression with the penalty chosen by efficient leave-one-out on the training data."""
+    from sklearn.linear_model import RidgeCV
+
+    model = RidgeCV(alphas=np.logspace(-2, 3, 12)).fit(features, target)
+    return np.asarray(model.coef_, dtype=np.float64), float(model.intercept_)
