@@ -120,19 +120,13 @@ async def hold_streams(url: str, headers: dict[str, str], count: int, pid: int) 
     return before, peak
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--streams", type=int, default=500, help="concurrent slow streams for the memory check")
-    args = parser.parse_args()
-
+def start_stack(env: dict[str, str], workdir: Path, stream_delay: float) -> tuple[subprocess.Popen[bytes], ...]:
+    """Fake upstreams and a gateway pointed at them; returns (upstreams, gateway, anthropic_port, gateway_port)."""
     anthropic_port, openai_port, gateway_port = free_port(), free_port(), free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="tierwise-bench-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_"))}
     upstreams = subprocess.Popen(
         [sys.executable, "-m", "tests.upstreams", "--anthropic-port", str(anthropic_port),
-         "--openai-port", str(openai_port), "--anthropic-key", KEY, "--openai-key", KEY],
+         "--openai-port", str(openai_port), "--anthropic-key", KEY, "--openai-key", KEY,
+         "--stream-delay", str(stream_delay)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     gateway_env = {
@@ -146,12 +140,32 @@ def main() -> int:
         [sys.executable, "-m", "tierwise.cli", "serve", "--port", str(gateway_port)],
         cwd=workdir, env=gateway_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    wait_http(f"http://127.0.0.1:{anthropic_port}/v1/models")
+    wait_http(f"http://127.0.0.1:{gateway_port}/healthz")
+    return upstreams, gateway, anthropic_port, gateway_port  # type: ignore[return-value]
+
+
+def stop_stack(*processes: subprocess.Popen[bytes]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(30)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--streams", type=int, default=500, help="concurrent slow streams for the memory check")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="tierwise-bench-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_"))}
+    headers = {"x-api-key": KEY, "anthropic-version": "2023-06-01", "content-type": "application/json"}
+    upstreams, gateway, anthropic_port, gateway_port = start_stack(env, workdir, stream_delay=0.0)
     try:
-        wait_http(f"http://127.0.0.1:{anthropic_port}/v1/models")
-        wait_http(f"http://127.0.0.1:{gateway_port}/healthz")
         direct_url = f"http://127.0.0.1:{anthropic_port}/v1/messages"
         gateway_url = f"http://127.0.0.1:{gateway_port}/v1/messages"
-        headers = {"x-api-key": KEY, "anthropic-version": "2023-06-01", "content-type": "application/json"}
         rows = []
         for stream in (False, True):
             body = anthropic_body(stream)
@@ -162,13 +176,16 @@ def main() -> int:
             routed = asyncio.run(drive(gateway_url, body, headers, args.requests, args.concurrency))
             cpu_per_request = (cpu_seconds(gateway.pid) - cpu_before) / args.requests * 1000
             rows.append((stream, direct, routed, cpu_per_request))
-        # Slow streams (the fake paces its events) to hold many connections open at once.
+    finally:
+        stop_stack(gateway, upstreams)
+    # Memory: the fake paces its events (20 ms apart), so every stream stays open for about a second at once.
+    upstreams, gateway, _, gateway_port = start_stack(env, Path(tempfile.mkdtemp()), stream_delay=0.02)
+    try:
+        gateway_url = f"http://127.0.0.1:{gateway_port}/v1/messages"
+        asyncio.run(drive(gateway_url, anthropic_body(True), headers, 50, 8))  # warm
         before, peak = asyncio.run(hold_streams(gateway_url, headers, args.streams, gateway.pid))
     finally:
-        gateway.terminate()
-        upstreams.terminate()
-        gateway.wait(30)
-        upstreams.wait(30)
+        stop_stack(gateway, upstreams)
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"requests per path: {args.requests}, concurrency {args.concurrency}, Anthropic Messages in and out\n")
