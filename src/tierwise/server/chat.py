@@ -63,7 +63,7 @@ class ChatEndpoint:
                 headers=_explain(entry),
             )
         except TierwiseError as err:
-            return self._error(_redacted(err, _upstream_keys(gateway)), entry)
+            return self._error(_redacted(err, gateway.upstream_keys), entry)
         except Exception:  # a bug of ours: answer in the client's API shape, keep the traceback in stderr only
             traceback.print_exc(file=sys.stderr)
             return self._error(UpstreamError("internal gateway error"), entry, status=500)
@@ -74,7 +74,7 @@ class ChatEndpoint:
             entry.latency_ms = (time.perf_counter() - started) * 1000.0
             if grant is not None:
                 grant.settle(entry)
-            _redact_entry(entry, _upstream_keys(gateway))
+            _redact_entry(entry, gateway.upstream_keys)
             gateway.ledger.record(entry)
 
     def _error(self, err: TierwiseError, entry: LedgerEntry, status: int | None = None) -> web.Response:
@@ -119,7 +119,7 @@ class ChatEndpoint:
             entry.status, entry.error = err.http_status, f"mid-stream: {err.message}"
             if isinstance(err, UpstreamError) and err.retryable:  # the model failed us: its breaker should know
                 gateway.dispatcher.circuit(opened.model.alias).failed()
-            await response.write(renderer.error(_redacted(err, _upstream_keys(gateway))))
+            await response.write(renderer.error(_redacted(err, gateway.upstream_keys)))
         except (ConnectionError, RuntimeError) as exc:  # the client went away (aiohttp raises both kinds)
             entry.status, entry.error = CLIENT_CLOSED, f"client disconnected ({type(exc).__name__})"
         finally:
@@ -151,10 +151,6 @@ async def _read_json(request: web.Request, max_bytes: int) -> object:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
-
-
-def _upstream_keys(gateway: Gateway) -> tuple[str, ...]:
-    return tuple(p.api_key for p in gateway.settings.providers.values() if p.api_key)
 
 
 def _redact(text: str, keys: tuple[str, ...]) -> str:

@@ -25,6 +25,7 @@ class Gateway:
     ledger: Ledger
     guard: Guard
     session: aiohttp.ClientSession
+    upstream_keys: tuple[str, ...]  # never to be shown: redacted from errors and ledger rows
 
     @classmethod
     def start(cls, settings: Settings) -> Gateway:
@@ -46,6 +47,7 @@ class Gateway:
             ledger=ledger,
             guard=guard,
             session=session,
+            upstream_keys=tuple(p.api_key for p in settings.providers.values() if p.api_key),
         )
 
     async def close(self) -> None:
