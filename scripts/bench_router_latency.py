@@ -39,12 +39,15 @@ def main() -> None:
     started = time.perf_counter()
     from tierwise.brain import load_router
 
+    imported = time.perf_counter()
     router = load_router(args.artifact)
-    load_s = time.perf_counter() - started
+    loaded = time.perf_counter()
     text = corpus()
     print(
-        f"{router.describe()}; import + load {load_s * 1000:.0f} ms; {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
+        f"{router.describe()}: import tierwise.brain {1000 * (imported - started):.0f} ms, "
+        f"load_router {1000 * (loaded - imported):.0f} ms (static embedder included); "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, "
+        f"Python {platform.python_version()}"
     )
     print(f"{'tokens':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     for tokens in (100, 2_000, 8_000):

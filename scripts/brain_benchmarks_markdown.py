@@ -1,6 +1,6 @@
 """Render the JSON of scripts/brain_benchmarks.sh as the markdown tables of docs/BENCHMARKS.md.
 
-    uv run python scripts/brain_benchmarks_markdown.py [OUT_DIR]   (default bench-out/)
+uv run python scripts/brain_benchmarks_markdown.py [OUT_DIR]   (default bench-out/)
 """
 
 from __future__ import annotations
