@@ -21,7 +21,8 @@ def pair_table(doc: dict) -> str:  # type: ignore[type-arg]
         f"weak quality {refs['weak']['quality']:.3f} at {pct(refs['weak']['cost_share'])} of strong cost, "
         f"strong quality {refs['strong']['quality']:.3f}.",
         "",
-        "| strategy | APGR | CPT(50%) calls | CPT(80%) calls | cost @ PGR 50% | cost @ 95% quality | cost @ 98% quality |",
+        "| strategy | APGR | CPT(50%) calls | CPT(80%) calls | cost @ PGR 50% "
+        "| cost @ 95% quality | cost @ 98% quality |",
         "|---|---|---|---|---|---|---|",
     ]
     rows = [(name, refs[name]) for name in ("random", "oracle") if name in refs]
