@@ -75,3 +75,28 @@ def test_train_then_calibrate_writes_the_config(toy_folder: Path, tmp_path: Path
 
 def test_unknown_model_is_a_usage_error(toy_folder: Path) -> None:
     assert main(["eval", str(toy_folder), "--weak", "nope", "--strong", "big", "--quiet"]) == 2
+
+
+def test_calibrate_for_the_cascade_policy(toy_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "tierwise.yaml"
+    code = main(
+        [
+            "calibrate",
+            str(toy_folder),
+            "--weak",
+            "tiny",
+            "--strong",
+            "big",
+            "--target-quality",
+            "1.0",
+            "--policy",
+            "cascade",
+            "--config",
+            str(config),
+        ]
+    )
+    assert code == 0
+    assert yaml.safe_load(config.read_text())["routing"]["policy"] == "cascade"
+    out = capsys.readouterr().out
+    # the checker catches every hard prompt: full quality with a quarter of the calls reaching big
+    assert "checked by checker" in out and "25.0% of calls to strong, quality 100.0%" in out

@@ -66,7 +66,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "checked by --checker and escalated on disagreement (default: learned, or cascade if the config "
         "already says so)",
     )
-    ca.add_argument("--checker", help="cascade: the cheap model that checks the weak answer (default: cheapest)")
+    ca.add_argument(
+        "--checker",
+        help="cascade: the cheap model that checks the weak answer (default: the one whose disagreement best "
+        "predicts the need for strong on DATA)",
+    )
     ca.add_argument("--weak-tier", help="tier to use below the threshold (default: kept, else 'default')")
     ca.add_argument("--strong-tier", help="tier to escalate to (default: kept, else 'escalation')")
     ca.add_argument("--embedder", metavar="DIR", help="static embedder folder (default: the packaged one)")
@@ -267,7 +271,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from tierwise.brain.artifact import load_router
     from tierwise.brain.calibration import pick_threshold, write_learned_config
     from tierwise.brain.labels import Pair
-    from tierwise.brain.strategies import checked_outcomes, disagreement, weak_outcomes
+    from tierwise.brain.strategies import Cascade, Task, checked_outcomes, disagreement, weak_outcomes
 
     table = load(args.data)
     q, c = table.scores.mean(axis=0), table.costs.mean(axis=0)
@@ -280,15 +284,18 @@ def run_calibrate(args: argparse.Namespace) -> int:
     kept, how = weak_outcomes(table, pair), ""
     policy = args.policy or configured_policy(args.config)
     if policy == "cascade":
-        candidates = [m for m in table.models if m not in (pair.weak, pair.strong) and table.has_answers(m)]
-        if not table.has_answers(pair.weak) or not (args.checker or candidates):
-            print(f"tierwise calibrate: {table.name} has no answers to check {pair.weak} with", file=sys.stderr)
+        if not table.has_answers(pair.weak):
+            print(f"tierwise calibrate: {table.name} has no answers of {pair.weak} to check", file=sys.stderr)
             return 2
-        checker = (
-            table.models[table.model_index(args.checker)]
-            if args.checker
-            else min(candidates, key=lambda m: float(table.costs[:, table.model_index(m)].mean()))
-        )
+        if args.checker:
+            checker = table.models[table.model_index(args.checker)]
+        else:  # the checker the cascade strategy would pick on this table
+            task = Task(train=(table,), test=table, pair=pair)
+            try:
+                (checker,), _ = Cascade(checkers=1).choose_panel(task)
+            except ValueError as exc:
+                print(f"tierwise calibrate: {exc}", file=sys.stderr)
+                return 2
         kept = checked_outcomes(table, pair, checker, disagreement(table, pair.weak, checker))
         how = f", below the threshold checked by {checker}"
     result = pick_threshold(
