@@ -5,9 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tierwise.brain.cascade import Cascade, GatedCascade
 from tierwise.brain.evaluation import evaluate_pair
 from tierwise.brain.labels import Pair
-from tierwise.brain.strategies import Cascade, GatedCascade, Oracle, RandomMix, Task, average_ranks
+from tierwise.brain.strategies import Oracle, RandomMix, Task, average_ranks
 from tierwise.brain.table import load_table
 from tierwise.brain.training import fit_irt
 

@@ -140,6 +140,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def build_strategies(names: Sequence[str] | None, have_embedder: bool) -> list[Strategy]:
     """Strategies by name; ``None`` gives every one the available features allow."""
+    from tierwise.brain import cascade
     from tierwise.brain import strategies as s
 
     if not names:
@@ -173,11 +174,11 @@ def build_strategies(names: Sequence[str] | None, have_embedder: bool) -> list[S
         if name.startswith("ensemble(") and name.endswith(")"):
             return s.Ensemble(members=tuple(one(m) for m in name[len("ensemble(") : -1].split(",")))
         if name.startswith("gated-cascade+"):
-            return s.GatedCascade(prior=one(name.removeprefix("gated-cascade+")))
+            return cascade.GatedCascade(prior=one(name.removeprefix("gated-cascade+")))
         if name.startswith("cascade"):
             head, _, prior = name.partition("+")
             checkers = int(head.removeprefix("cascade") or 1)
-            return s.Cascade(prior=one(prior) if prior else None, checkers=checkers)
+            return cascade.Cascade(prior=one(prior) if prior else None, checkers=checkers)
         raise SystemExit(f"tierwise: unknown strategy {name!r} ({strategy_help()})")
 
     built = [one(n) for n in names]
@@ -270,8 +271,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
     from tierwise.brain.artifact import load_router
     from tierwise.brain.calibration import pick_threshold, write_learned_config
+    from tierwise.brain.cascade import Cascade, checked_outcomes, disagreement
     from tierwise.brain.labels import Pair
-    from tierwise.brain.strategies import Cascade, Task, checked_outcomes, disagreement, weak_outcomes
+    from tierwise.brain.strategies import Task, weak_outcomes
 
     table = load(args.data)
     q, c = table.scores.mean(axis=0), table.costs.mean(axis=0)

@@ -15,6 +15,10 @@ def plot_reports(reports: Sequence[PairReport | ModelsReport], path: str | Path)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from cycler import cycler
+
+    colours = [plt.get_cmap("tab20")(i) for i in range(20)]
+    plt.rcParams["axes.prop_cycle"] = cycler(color=colours)  # more strategies than the default 10 colours
     fig, axes = plt.subplots(1, len(reports), figsize=(6.5 * len(reports), 5), squeeze=False)
     for ax, report in zip(axes[0], reports, strict=True):
         if isinstance(report, PairReport):
