@@ -14,7 +14,6 @@ def plot_reports(reports: Sequence[PairReport | ModelsReport], path: str | Path)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     from cycler import cycler
 
     colours = [plt.get_cmap("tab20")(i) for i in range(20)]
