@@ -24,6 +24,9 @@ def test_eval_cross_validated_json_and_plot(
     for figures in doc["strategies"].values():
         assert {"apgr", "cpt50", "cpt80", "cost_at_95"} <= set(figures)
     assert doc["references"]["random"]["apgr"] == pytest.approx(0.5)
+    assert doc["references"]["random"]["curve"]["pgr"] == [0.0, 1.0]
+    oracle = doc["references"]["oracle"]["curve"]
+    assert oracle["share"][:2] == [0.0, 0.25] and oracle["quality"][:2] == [0.75, 1.0]
     # the toy's hard prompts say "proof", and the cheap answers disagree exactly there
     assert doc["strategies"]["tfidf-lr"]["apgr"] == pytest.approx(0.875)  # perfect: 0.25 * 1/2 + 0.75
     assert doc["strategies"]["cascade"]["cpt80"] == pytest.approx(0.2)  # 0.8 of the 25% that need strong

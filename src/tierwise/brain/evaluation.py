@@ -74,7 +74,19 @@ class StrategyReport:
             "cost_cpt80": self.cost_cpt80,
             "example": self.example,
             **self.details,
+            "curve": curve_points(self.curve),
         }
+
+
+def curve_points(curve: RoutingCurve, most: int = 101) -> dict[str, list[float]]:
+    """Up to ``most`` operating points of a curve (evenly spaced along it, both ends kept), for JSON."""
+    rows = np.unique(np.linspace(0, len(curve.share) - 1, min(most, len(curve.share))).round().astype(int))
+    return {
+        "share": [round(float(v), 5) for v in curve.share[rows]],
+        "quality": [round(float(v), 5) for v in curve.quality[rows]],
+        "cost_share": [round(float(v), 5) for v in curve.cost_share[rows]],
+        "pgr": [round(float(v), 5) for v in curve.pgr[rows]],
+    }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
