@@ -98,7 +98,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if (args.weak is None) != (args.strong is None):
         print("tierwise eval: give both --weak and --strong, or neither", file=sys.stderr)
         return 2
-    embeddings = load_embeddings(args.embedder, progress)
+    embeddings = load_embeddings(args.embedder)
     tests = [load(path) for path in args.data]
     train_all = [load(path) for path in args.train] if args.train else None
     reports: list[PairReport | ModelsReport] = []
@@ -125,7 +125,7 @@ def run_eval(args: argparse.Namespace) -> int:
         except KeyError as exc:
             print(f"tierwise eval: {exc.args[0]}", file=sys.stderr)
             return 2
-        strategies = build_strategies(args.strategy, embeddings is not None)
+        strategies = build_strategies(args.strategy)
         report = evaluate_pair(
             test, pair, strategies, train=train, embeddings=embeddings, k=args.folds, seed=args.seed, progress=progress
         )
@@ -138,14 +138,13 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_strategies(names: Sequence[str] | None, have_embedder: bool) -> list[Strategy]:
-    """Strategies by name; ``None`` gives every one the available features allow."""
+def build_strategies(names: Sequence[str] | None) -> list[Strategy]:
+    """Strategies by name; ``None`` gives the default line-up."""
     from tierwise.brain import cascade
     from tierwise.brain import strategies as s
 
     if not names:
-        learned = [n for n in LEARNED if have_embedder or n.startswith("tfidf")]
-        prior = DEFAULT_PRIOR if have_embedder else "tfidf-lr"
+        learned, prior = list(LEARNED), DEFAULT_PRIOR
         names = [
             "random",
             "oracle",
@@ -181,11 +180,7 @@ def build_strategies(names: Sequence[str] | None, have_embedder: bool) -> list[S
             return cascade.Cascade(prior=one(prior) if prior else None, checkers=checkers)
         raise SystemExit(f"tierwise: unknown strategy {name!r} ({strategy_help()})")
 
-    built = [one(n) for n in names]
-    needs_embedder = [n for n in names if "embed" in n or "multi-model" in n or "difficulty" in n]
-    if needs_embedder and not have_embedder:
-        raise SystemExit(f"tierwise: {', '.join(needs_embedder)} need the static embedder, which is missing")
-    return built
+    return [one(n) for n in names]
 
 
 def load(path: str) -> OutcomeTable:
@@ -194,26 +189,22 @@ def load(path: str) -> OutcomeTable:
     return load_table(path)
 
 
-def load_embedder(path: str | None) -> Embedder | None:
+def load_embedder(path: str | None) -> Embedder:
+    """The static embedder (the packaged one without ``path``); a folder that cannot be read ends the run."""
+    from tierwise.brain.embedding import StaticEmbedder
+
+    if path is not None and not (Path(path) / "tokenizer.json").is_file():
+        raise SystemExit(f"tierwise: no static embedder at {path} (tokenizer.json and embeddings.npy expected)")
     try:
-        from tierwise.brain.embedding import StaticEmbedder
-
         return StaticEmbedder.load(path)
-    except (ImportError, OSError, ValueError, RuntimeError, Exception) as exc:
-        if path is not None:
-            raise SystemExit(f"tierwise: cannot load the static embedder at {path}: {exc}") from None
-        return None
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"tierwise: cannot load the static embedder: {exc}") from None
 
 
-def load_embeddings(path: str | None, progress: object = None) -> EmbeddingCache | None:
+def load_embeddings(path: str | None) -> EmbeddingCache:
     from tierwise.brain.strategies import EmbeddingCache
 
-    embedder = load_embedder(path)
-    if embedder is None:
-        if callable(progress):
-            progress("static embedder unavailable: embedding strategies skipped")
-        return None
-    return EmbeddingCache(embedder)
+    return EmbeddingCache(load_embedder(path))
 
 
 # --- train --------------------------------------------------------------------------------------------------
@@ -238,9 +229,6 @@ def run_train(args: argparse.Namespace) -> int:
         router = fit_tfidf_router(texts, labels)
     else:
         embedder = load_embedder(args.embedder)
-        if embedder is None:
-            print("tierwise train: the static embedder is missing; use --strategy tfidf-lr", file=sys.stderr)
-            return 1
         router = fit_embedding_router(texts, labels, embedder=embedder, heads=args.strategy.removeprefix("embed-"))
     metadata = {
         "trained_on": [t.name for t in tables],
