@@ -334,7 +334,7 @@ def evaluate_models(
                 rest = np.setdiff1d(np.arange(len(test)), part)
                 sub = test.subset(rest)
                 task = Task(train=(sub,), test=test.subset(part), pair=_any_pair(test), embeddings=embeddings)
-                preds[part] = predictor.predict(task, sub)[0]
+                preds[part] = predictor.predict(task, sub)
         reports.append(summarise("multi-model", *_choose_per_prompt(preds, np.tile(c, (len(test), 1)), test)))
     protocol = f"{k}-fold CV, seed {seed}" if not train else "trained on " + ", ".join(t.name for t in train)
     return ModelsReport(
@@ -351,5 +351,5 @@ def _any_pair(table: OutcomeTable) -> Pair:
 
 
 def _align(predictor: MultiModel, task: Task, train: OutcomeTable, test: OutcomeTable) -> FloatArray:
-    preds, _ = predictor.predict(task, train)
+    preds = predictor.predict(task, train)
     return preds[:, [train.model_index(m) for m in test.models]]

@@ -209,21 +209,19 @@ class MultiModel:
     name: str = "multi-model"
     kind: str = "learned"
 
-    def predict(self, task: Task, table: OutcomeTable) -> tuple[FloatArray, list[int]]:
+    def predict(self, task: Task, table: OutcomeTable) -> FloatArray:
         """Predicted scores ``(n_test, n_models_of_table)`` for the models of one training table."""
         from tierwise.brain.training import choose_c, fit_logistic
 
-        train_feats, test_feats = self._features(task, [table])
-        cols = list(range(len(table.models)))
-        mean_target = table.scores.mean(axis=1)
-        c = choose_c(train_feats, mean_target)
-        preds = np.stack([fit_logistic(train_feats, table.scores[:, j], c=c).predict(test_feats) for j in cols], axis=1)
-        return preds, cols
+        train_feats, test_feats = prompt_features(task, table.texts), prompt_features(task, task.test.texts)
+        c = choose_c(train_feats, table.scores.mean(axis=1))  # one strength for all heads
+        heads = [fit_logistic(train_feats, table.scores[:, j], c=c) for j in range(len(table.models))]
+        return np.stack([head.predict(test_feats) for head in heads], axis=1)
 
     def route(self, task: Task) -> Routing:
         gains = []
         for table in task.train:
-            preds, _ = self.predict(task, table)
+            preds = self.predict(task, table)
             if pair_present(table, task.pair):
                 gain = preds[:, table.model_index(task.pair.strong)] - preds[:, table.model_index(task.pair.weak)]
             else:
@@ -233,22 +231,13 @@ class MultiModel:
         scores = np.mean(gains, axis=0)
         return Routing(scores=scores, example=f"multi-model: predicted gain of strong {scores[0]:+.2f}")
 
-    @staticmethod
-    def _features(task: Task, tables: Sequence[OutcomeTable]) -> tuple[npt.NDArray[np.float32], ...]:
-        from tierwise.brain.training import dense_features
 
-        assert task.embeddings is not None, "the multi-model predictor needs an embedder"
-        texts = [t for table in tables for t in table.texts]
-        if not texts:
-            test = task.test.texts
-            return (
-                np.zeros((0, task.embeddings.dim + 8), dtype=np.float32),
-                dense_features(task.embeddings.encode(test), test),
-            )
-        return (
-            dense_features(task.embeddings.encode(texts), texts),
-            dense_features(task.embeddings.encode(task.test.texts), task.test.texts),
-        )
+def prompt_features(task: Task, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+    """The dense features of the multi-model predictors: static embedding and surface statistics."""
+    from tierwise.brain.training import dense_features
+
+    assert task.embeddings is not None, "the multi-model predictors need an embedder"
+    return dense_features(task.embeddings.encode(texts), texts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,10 +258,10 @@ class Difficulty:
         from tierwise.brain.heads import sigmoid
         from tierwise.brain.training import fit_irt, fit_ridge
 
-        _, test_feats = MultiModel._features(task, [])
+        test_feats = prompt_features(task, task.test.texts)
         gains = []
         for table in task.train:
-            train_feats, _ = MultiModel._features(task, [table])
+            train_feats = prompt_features(task, table.texts)
             ability, difficulty = fit_irt(table.scores)
             coef, intercept = fit_ridge(train_feats, difficulty)
             predicted = test_feats @ coef + intercept
