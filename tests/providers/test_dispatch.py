@@ -20,7 +20,9 @@ from tierwise.config.settings import Settings
 from tierwise.errors import UpstreamStatusError
 from tierwise.ledger.entry import LedgerEntry
 from tierwise.providers.dispatch import Dispatcher
+from tierwise.routing.candidates import decide_in_tier
 from tierwise.routing.decision import RoutingDecision, Tier
+from tierwise.routing.features import route_input
 from tierwise.types import ChatRequest
 from tierwise.wire.openai_chat import parse_request
 
@@ -167,12 +169,17 @@ def test_a_failed_tier_moves_up_skipping_models_that_cannot_take_the_request(fak
         record = entry()
         record.tier = "default"
         prompt = "[[fail:529@m1]] [[fail:529@m2]] " + "a long prompt " * 40  # too long for tiny's 50 tokens
-        await dispatcher.complete(chat(prompt), decision("m1", "m2"), record)
+        request = chat(prompt)
+        # Routing works out the escalations (models of the tiers above that can take the request).
+        planned = decide_in_tier(settings, "default", ["test"], route_input(request, {}), policy="rules")
+        assert planned.escalations == ("m3",)
+        await dispatcher.complete(request, planned, record)
         assert [(a.model, a.status) for a in record.attempts] == [("m1", 529), ("m2", 529), ("m3", 200)]
         assert record.tier == "escalation" and record.model == "m3"
         assert calls_to(fake_anthropic, "tiny") == 0
 
-    run(settings_for(fake_anthropic), Clock(), scenario)
+    settings = settings_for(fake_anthropic)
+    run(settings, Clock(), scenario)
 
 
 def test_a_model_named_by_the_client_gets_no_other_model(fake_anthropic: FakeAnthropic) -> None:

@@ -74,3 +74,35 @@ def test_sticky_session_moves_up_visibly_and_explicit_tier_overrides(settings: S
     assert up.tier == "escalation" and "session moved up from speed to escalation" in up.reason
     asked = router.decide(ask("short follow-up", conversation=42, explicit_tier="speed"))
     assert asked.tier == "speed"  # the client asked for it: that is visible, not silent
+
+
+def test_a_conversation_held_on_a_tier_is_not_cascaded_there(settings: Settings) -> None:
+    router = StickyRouter(
+        CascadeRouter(settings, RulesRouter(settings, KeywordTaskClassifier()), LengthScorer()), settings
+    )
+    router.decide(ask("Prove that there are infinitely many primes", session="c-1"))  # a rule: escalation
+    held = router.decide(ask("And what about twin primes then?", session="c-1"))
+    assert held.tier == "escalation" and held.policy == "sticky" and not held.cascade
+
+
+def test_cascade_is_not_planned_for_streams_or_tool_calls(settings: Settings) -> None:
+    router = CascadeRouter(settings, RulesRouter(settings, KeywordTaskClassifier()), LengthScorer())
+    assert router.decide(ask("what is 6 times 7")).cascade
+    streamed = router.decide(ask("what is 6 times 7", stream=True))
+    assert not streamed.cascade and "no answer check (streaming)" in streamed.reason
+    assert not router.decide(ask("what is 6 times 7", needs_tools=True)).cascade
+
+
+def test_sessions_of_different_callers_do_not_share_a_tier(settings: Settings) -> None:
+    router = StickyRouter(RulesRouter(settings, KeywordTaskClassifier()), settings)
+    router.decide(ask("Prove that there are infinitely many primes", session="shared", caller="key-a"))
+    assert router.decide(ask("And what about twin primes then?", session="shared", caller="key-b")).tier == "default"
+    assert router.decide(ask("And what about twin primes then?", session="shared", caller="key-a")).tier == "escalation"
+
+
+def test_decisions_carry_the_escalations_dispatch_may_use(settings: Settings) -> None:
+    decision = RulesRouter(settings, KeywordTaskClassifier()).decide(ask("Describe the water cycle"))
+    assert decision.fallbacks == ("gpt-5.1", "gpt-4.1")
+    assert decision.escalations == ("claude-opus-4-7", "gpt-5.2")
+    off = replace(settings, reliability=replace(settings.reliability, fallback_to_next_tier=False))
+    assert RulesRouter(off, KeywordTaskClassifier()).decide(ask("Describe the water cycle")).escalations == ()

@@ -957,3 +957,23 @@ def test_public_names() -> None:
         "upstream_headers",
     }
     assert isinstance(SseEvent(None, "x"), SseEvent)
+
+
+def test_unsigned_or_empty_signed_thinking_is_not_sent_to_anthropic() -> None:
+    """Reasoning that came from another provider is rendered with an empty signature; Anthropic would reject it."""
+    from tierwise.types import ChatRequest, Message, TextPart, ThinkingPart
+
+    request = ChatRequest(
+        model="auto",
+        max_tokens=100,
+        messages=(
+            Message(role="user", parts=(TextPart(text="hi"),)),
+            Message(
+                role="assistant",
+                parts=(ThinkingPart(text="from elsewhere", signature=""), TextPart(text="hello")),
+            ),
+            Message(role="user", parts=(TextPart(text="again"),)),
+        ),
+    )
+    body = orjson.loads(wire.build_upstream_request(request, upstream_model="claude-sonnet-4-6"))
+    assert body["messages"][1]["content"] == [{"type": "text", "text": "hello"}]

@@ -22,7 +22,6 @@ from tierwise.keys.prices import ZERO, model_rates, most_of
 from tierwise.keys.spend import spend_by_key
 from tierwise.keys.store import KeyRecord, KeyStore, hash_key, read_keys
 from tierwise.ledger.entry import LedgerEntry
-from tierwise.routing.cascade import CASCADE
 from tierwise.routing.decision import RouteInput, RoutingDecision
 from tierwise.types import ChatRequest
 
@@ -124,8 +123,8 @@ class KeyGuard:
                     f"gateway key {record.key_id} may not use {where}; it may use: {', '.join(sorted(allowed))}"
                 )
         tokens, max_tokens = route.estimated_tokens, request.max_tokens
-        cost = most_of(self._rates, (decision.model, *decision.fallbacks), tokens, max_tokens)
-        if decision.policy == CASCADE and not request.stream and not request.tools:
+        cost = most_of(self._rates, (decision.model, *decision.fallbacks, *decision.escalations), tokens, max_tokens)
+        if decision.cascade:
             checker, strong = self._cascade_tiers  # a cascade may also pay a checker and the strong tier
             cost += most_of(self._rates, checker, tokens, max_tokens) + most_of(self._rates, strong, tokens, max_tokens)
         now = self._clock()

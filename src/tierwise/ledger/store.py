@@ -54,6 +54,7 @@ CREATE INDEX IF NOT EXISTS requests_started_at ON requests (started_at);
 _INSERT = f"INSERT OR REPLACE INTO requests VALUES ({', '.join('?' * 26)})"
 _BATCH = 512
 _FLUSH_INTERVAL_S = 0.05
+_SHUTDOWN_RETRIES = 25  # at 0.2 s apart: how long a closing ledger keeps trying a refusing database
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -104,26 +105,43 @@ class Ledger:
         # The writer wakes on a timer rather than per row: under load one transaction carries many rows, and
         # the request path never pays for waking another thread.
         with closing(connect(self.path)) as connection:
+            failures_while_stopping = 0
             while True:
-                stopping = self._stopping.wait(_FLUSH_INTERVAL_S)
+                stopping = self._stopping.wait(_FLUSH_INTERVAL_S if failures_while_stopping == 0 else 0.2)
                 while self._pending:
                     batch = [self._pending.popleft() for _ in range(min(_BATCH, len(self._pending)))]
-                    self._write(connection, batch)
+                    if not self._write(connection, batch):
+                        # Keep the rows, in order, for the next round: a full disk or a long lock loses nothing.
+                        self._pending.extendleft(reversed(batch))
+                        break
                 if stopping:
-                    return
+                    if not self._pending:
+                        return
+                    failures_while_stopping += 1
+                    if failures_while_stopping > _SHUTDOWN_RETRIES:
+                        return
 
-    def _write(self, connection: sqlite3.Connection, batch: list[LedgerEntry]) -> None:
-        rows = [self._row(entry) for entry in batch]
-        for attempt in range(5):
+    def _write(self, connection: sqlite3.Connection, batch: list[LedgerEntry]) -> bool:
+        """Whether the batch was written; False only when the database itself refused (locked, disk full).
+
+        Never raises: the writer thread must outlive any bad row or disk. A row whose details cannot be
+        recorded is still written, with what is certain about it and the reason in its error column.
+        """
+        rows = []
+        for entry in batch:
             try:
-                with connection:
-                    connection.executemany(_INSERT, rows)
-                self._written += len(rows)
-                self._failed = None
-                return
-            except sqlite3.OperationalError as exc:  # e.g. locked by a reader for longer than the timeout
-                self._failed = exc
-                threading.Event().wait(0.2 * (attempt + 1))
+                rows.append(self._row(entry))
+            except Exception as exc:  # a bug in pricing or encoding must not cost the request its row
+                rows.append(_bare_row(entry, f"ledger could not record the details: {type(exc).__name__}"))
+        try:
+            with connection:
+                connection.executemany(_INSERT, rows)
+        except sqlite3.Error as exc:
+            self._failed = exc
+            return False
+        self._written += len(rows)
+        self._failed = None
+        return True
 
     def _row(self, e: LedgerEntry) -> tuple[object, ...]:
         return tuple(_encodable(value) for value in self._values(e))
@@ -179,6 +197,14 @@ def _encodable(value: object) -> object:
     if isinstance(value, str) and not value.isascii():
         return value.encode("utf-8", "replace").decode("utf-8")
     return value
+
+
+def _bare_row(e: LedgerEntry, error: str) -> tuple[object, ...]:
+    """The certain part of a row (ids, time, status), for an entry whose other details failed to encode."""
+    return (
+        str(e.request_id), float(e.started_at), str(e.api), "", 0, None, None, None, None, None, "",
+        int(e.status), error, 0, 0, 0, 0, 0, None, None, 0.0, None, 0, "[]", None, None,
+    )  # fmt: skip
 
 
 def _decimal_text(value: Decimal | None) -> str | None:

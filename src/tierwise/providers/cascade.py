@@ -32,8 +32,8 @@ class CascadeDispatcher:
         )
         check_entry = LedgerEntry(request_id=entry.request_id, started_at=time.time(), api=entry.api)
         cheap, check = await asyncio.gather(
-            self._dispatcher.complete(request, decision, entry, route_input),
-            self._dispatcher.complete(request, checker_decision, check_entry, route_input),
+            self._dispatcher.complete(request, decision, entry),
+            self._dispatcher.complete(request, checker_decision, check_entry),
             return_exceptions=True,
         )
         entry.attempts.extend(check_entry.attempts)
@@ -61,7 +61,7 @@ class CascadeDispatcher:
         strong = decide_in_tier(self._settings, self._cascade.strong_tier, [], route_input, policy="cascade")
         entry.tier = strong.tier
         entry.reasons += f"; cascade: {why}, escalated to {strong.tier}"
-        return await self._dispatcher.complete(request, strong, entry, route_input)
+        return await self._dispatcher.complete(request, strong, entry)
 
 
 def _text(response: ChatResponse) -> str:

@@ -25,9 +25,7 @@ from tierwise.ledger.entry import Attempt, LedgerEntry
 from tierwise.providers.breaker import Circuit, circuits_for
 from tierwise.providers.retry import retry_delay
 from tierwise.providers.upstream import UpstreamProvider
-from tierwise.routing.candidates import usable_in_tier
-from tierwise.routing.decision import TIERS, RouteInput, RoutingDecision
-from tierwise.routing.features import route_input
+from tierwise.routing.decision import RoutingDecision
 from tierwise.types import ChatRequest, ChatResponse, StreamEvent, StreamStart
 
 T = TypeVar("T")
@@ -53,19 +51,14 @@ class Dispatcher:
         """The circuit breaker of a model alias (for health reporting)."""
         return self._circuits[alias]
 
-    async def complete(
-        self, request: ChatRequest, decision: RoutingDecision, entry: LedgerEntry, features: RouteInput | None = None
-    ) -> ChatResponse:
-        """``features`` (the router's view of the request) is only needed to pick models of other tiers."""
+    async def complete(self, request: ChatRequest, decision: RoutingDecision, entry: LedgerEntry) -> ChatResponse:
 
         async def call(model: ModelSettings) -> ChatResponse:
             return await self._providers[model.provider.name].complete(request, model)
 
-        return await self._run(call, request, decision, entry, features)
+        return await self._run(call, decision, entry)
 
-    async def open_stream(
-        self, request: ChatRequest, decision: RoutingDecision, entry: LedgerEntry, features: RouteInput | None = None
-    ) -> OpenedStream:
+    async def open_stream(self, request: ChatRequest, decision: RoutingDecision, entry: LedgerEntry) -> OpenedStream:
         async def call(model: ModelSettings) -> OpenedStream:
             events = self._providers[model.provider.name].stream(request, model)
             try:
@@ -75,18 +68,16 @@ class Dispatcher:
                 raise
             return OpenedStream(model=model, buffered=buffered, rest=events)
 
-        return await self._run(call, request, decision, entry, features)
+        return await self._run(call, decision, entry)
 
     async def _run(
         self,
         call: Callable[[ModelSettings], Awaitable[T]],
-        request: ChatRequest,
         decision: RoutingDecision,
         entry: LedgerEntry,
-        features: RouteInput | None,
     ) -> T:
         last_error: UpstreamError | None = None
-        for model in self._candidates(request, decision, entry, features):
+        for model in self._candidates(decision, entry):
             _mark(entry, model)
             if (skip := _missing_key(model, entry)) is not None:
                 last_error = skip
@@ -121,26 +112,14 @@ class Dispatcher:
                 return result
         raise _exhausted(last_error)
 
-    def _candidates(
-        self, request: ChatRequest, decision: RoutingDecision, entry: LedgerEntry, features: RouteInput | None
-    ) -> Iterator[ModelSettings]:
-        """The decision's models, then (lazily: only once they all failed) those of the tiers above."""
+    def _candidates(self, decision: RoutingDecision, entry: LedgerEntry) -> Iterator[ModelSettings]:
+        """The decision's models in order: the chosen one, its fallbacks, then its escalations."""
         models = self._settings.models
-        ordered = (decision.model, *decision.fallbacks)
-        for alias in ordered:
+        for alias in (decision.model, *decision.fallbacks):
             yield models[alias]
-        # A model the client named is used as it is; a decision with no tier has nowhere to move up from.
-        if not self._reliability.fallback_to_next_tier or decision.tier is None or decision.policy == "direct":
-            return
-        features = features or route_input(request, {})
-        tried = set(ordered)
-        for tier in TIERS[TIERS.index(decision.tier) + 1 :]:
-            usable, _ = usable_in_tier(self._settings, tier, features)
-            for alias in usable:
-                if alias not in tried:
-                    tried.add(alias)
-                    entry.tier = tier
-                    yield models[alias]
+        for alias in decision.escalations:
+            entry.tier = self._settings.tier_of(alias)  # moving up is visible in x-tierwise-tier and the ledger
+            yield models[alias]
 
 
 async def _until_content(batches: AsyncGenerator[list[StreamEvent], None], model: ModelSettings) -> list[StreamEvent]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from tierwise.config.settings import ModelSettings, Settings
 from tierwise.errors import UpstreamUnavailable
-from tierwise.routing.decision import RouteInput, RoutingDecision, Tier
+from tierwise.routing.decision import TIERS, RouteInput, RoutingDecision, Tier
 
 # Tiers ordered by strength; a request no model of its tier can take moves up (then down) this ladder.
 _LADDER: dict[Tier, tuple[Tier, ...]] = {
@@ -85,6 +85,20 @@ def decide_in_tier(
         tier=found.tier,
         reasons=(*reasons, *found.notes),
         fallbacks=found.models[1:],
+        escalations=escalations_above(settings, found.tier, found.models, route_input),
         policy=policy,
         score=score,
     )
+
+
+def escalations_above(
+    settings: Settings, tier: Tier, taken: tuple[str, ...], route_input: RouteInput
+) -> tuple[str, ...]:
+    """Usable models of the tiers above ``tier``, for when every model of the tier failed (if configured)."""
+    if not settings.reliability.fallback_to_next_tier:
+        return ()
+    above: list[str] = []
+    for upper in TIERS[TIERS.index(tier) + 1 :]:
+        usable, _ = usable_in_tier(settings, upper, route_input)
+        above.extend(alias for alias in usable if alias not in taken and alias not in above)
+    return tuple(above)

@@ -3,6 +3,8 @@ the strong tier; otherwise answer on the cheap tier and let the dispatcher check
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tierwise.config.settings import Settings
 from tierwise.routing.candidates import decide_in_tier
 from tierwise.routing.decision import RouteInput, RoutingDecision
@@ -30,8 +32,13 @@ class CascadeRouter:
             return decide_in_tier(
                 self._settings, tier, [f"cascade prior: {reason}"], route_input, policy="learned", score=score
             )
+        if route_input.stream or route_input.needs_tools:  # nothing to compare before the answer is sent
+            why = "streaming" if route_input.stream else "tool calls"
+            reasons = [f"cascade prior: {reason}; no answer check ({why})"]
+            return decide_in_tier(self._settings, tier, reasons, route_input, policy="learned", score=score)
         reasons = [
             f"cascade: {cascade.cheap_tier} answers, {cascade.checker_tier} checks, "
             f"{cascade.strong_tier} on disagreement (prior {score:.2f})"
         ]
-        return decide_in_tier(self._settings, cascade.cheap_tier, reasons, route_input, policy=CASCADE, score=score)
+        decision = decide_in_tier(self._settings, cascade.cheap_tier, reasons, route_input, policy=CASCADE, score=score)
+        return replace(decision, cascade=True)

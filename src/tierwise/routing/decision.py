@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 Tier = Literal["speed", "default", "escalation"]
@@ -20,11 +20,13 @@ class RouteInput:
     needs_tools: bool = False
     needs_vision: bool = False
     needs_thinking: bool = False
+    stream: bool = False
     explicit_tier: Tier | None = None  # from model="tier/..." or the x-tierwise-tier header
     latency: str | None = None  # x-tierwise-latency, e.g. "realtime"
     task: str | None = None  # a task label if the caller gave one (x-tierwise-task)
     session: str | None = None  # x-tierwise-session, for stickiness
     conversation: int | None = None  # identifies a multi-turn conversation by its opening, for stickiness
+    caller: str | None = None  # the gateway key's id: sessions of different callers never share a tier
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,10 +36,11 @@ class RoutingDecision:
     model: str  # model alias
     tier: Tier | None  # None when the client named a model directly
     reasons: tuple[str, ...]
-    fallbacks: tuple[str, ...] = ()  # aliases to try next, in order
+    fallbacks: tuple[str, ...] = ()  # aliases of the same tier to try next, in order
+    escalations: tuple[str, ...] = ()  # then, when every one of those failed: usable models of the tiers above
     policy: str = "rules"
     score: float | None = None  # a learned router's score, when one was used
-    extras: dict[str, str] = field(default_factory=dict)
+    cascade: bool = False  # answer on the cheap tier, check it, escalate on disagreement (see providers.cascade)
 
     @property
     def reason(self) -> str:

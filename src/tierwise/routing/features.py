@@ -78,7 +78,7 @@ def _parse_tier(value: str, where: str) -> Tier:
     return value
 
 
-def route_input(request: ChatRequest, headers: Mapping[str, str]) -> RouteInput:
+def route_input(request: ChatRequest, headers: Mapping[str, str], *, caller: str | None = None) -> RouteInput:
     """``headers`` must answer lower-case names (aiohttp's CIMultiDict does)."""
     explicit: Tier | None = None
     if request.model.startswith(TIER_PREFIX):
@@ -95,9 +95,11 @@ def route_input(request: ChatRequest, headers: Mapping[str, str]) -> RouteInput:
         needs_tools=bool(request.tools),
         needs_vision=_needs_vision(request),
         needs_thinking=request.thinking_budget is not None,
+        stream=request.stream,
         explicit_tier=explicit,
         latency=latency.strip().lower() if latency else None,
         task=(headers.get("x-tierwise-task") or "").strip().lower() or None,
         session=headers.get("x-tierwise-session") or None,
         conversation=conversation_key(request),
+        caller=caller,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from dataclasses import replace
 
 from tierwise.config.settings import Settings
 from tierwise.routing.candidates import decide_in_tier
@@ -28,9 +29,10 @@ class StickyRouter:
 
     def decide(self, route_input: RouteInput) -> RoutingDecision:
         decision = self._inner.decide(route_input)
-        key = route_input.session or route_input.conversation
-        if key is None or decision.tier is None or decision.policy == "direct":
+        name = route_input.session or route_input.conversation
+        if name is None or decision.tier is None or decision.policy == "direct":
             return decision
+        key = (route_input.caller, name)
         now = time.monotonic()
         previous = self._tiers.get(key)
         if previous is not None and now - previous[1] > self._ttl_s:
@@ -39,7 +41,8 @@ class StickyRouter:
             held, tier = previous[0], decision.tier
             if _RANK[tier] < _RANK[held]:
                 reasons = [f"session stays on {held} (would have been {decision.tier}: {decision.reason})"]
-                decision = decide_in_tier(self._settings, held, reasons, route_input, policy=decision.policy)
+                # Held on its tier: a plain call there (a cascade would pay the premium tier twice).
+                decision = decide_in_tier(self._settings, held, reasons, route_input, policy="sticky")
             elif _RANK[tier] > _RANK[held]:
                 decision = _with_reason(decision, f"session moved up from {held} to {decision.tier}")
         self._remember(key, decision.tier, now)
@@ -55,12 +58,4 @@ class StickyRouter:
 
 
 def _with_reason(decision: RoutingDecision, reason: str) -> RoutingDecision:
-    return RoutingDecision(
-        model=decision.model,
-        tier=decision.tier,
-        reasons=(*decision.reasons, reason),
-        fallbacks=decision.fallbacks,
-        policy=decision.policy,
-        score=decision.score,
-        extras=decision.extras,
-    )
+    return replace(decision, reasons=(*decision.reasons, reason))

@@ -14,7 +14,6 @@ from aiohttp import web
 from tierwise.config.settings import ServerSettings
 from tierwise.errors import InvalidRequest, PayloadTooLarge, RateLimited, TierwiseError, UpstreamError
 from tierwise.ledger.entry import LedgerEntry
-from tierwise.routing.cascade import CASCADE
 from tierwise.routing.decision import RouteInput, RoutingDecision
 from tierwise.routing.features import route_input
 from tierwise.server.gateway import Gateway
@@ -45,17 +44,17 @@ class ChatEndpoint:
             limits = gateway.settings.server
             chat = self.wire.parse_request(_few_messages(await _read_json(request, limits.max_body_bytes), limits))
             entry.requested_model, entry.stream = chat.model, chat.stream
-            features = route_input(chat, _tierwise_headers(request))
+            features = route_input(chat, _tierwise_headers(request), caller=grant.key_id)
             entry.session = features.session
             decision = gateway.router.decide(features)
             entry.policy, entry.tier, entry.reasons = decision.policy, decision.tier, decision.reason
             grant.admit(chat, decision, features)
             if chat.stream:
                 return await self._stream(request, gateway, chat, decision, features, entry, started)
-            if decision.policy == CASCADE and not chat.tools:
+            if decision.cascade:
                 response = await gateway.cascade.complete(chat, decision, entry, features)
             else:
-                response = await gateway.dispatcher.complete(chat, decision, entry, features)
+                response = await gateway.dispatcher.complete(chat, decision, entry)
             entry.usage, entry.status = response.usage, 200
             return web.Response(
                 body=self.wire.render_response(response),
@@ -97,7 +96,7 @@ class ChatEndpoint:
         entry: LedgerEntry,
         started: float,
     ) -> web.StreamResponse:
-        opened = await gateway.dispatcher.open_stream(chat, decision, entry, features)
+        opened = await gateway.dispatcher.open_stream(chat, decision, entry)
         renderer = self.wire.StreamRenderer(include_usage=chat.stream_usage)
         response = web.StreamResponse(
             status=200,
@@ -124,7 +123,11 @@ class ChatEndpoint:
             entry.status, entry.error = CLIENT_CLOSED, f"client disconnected ({type(exc).__name__})"
         finally:
             await opened.rest.aclose()  # cancels the upstream call if it is still running
-        await response.write_eof()
+        if entry.status != CLIENT_CLOSED:
+            try:
+                await response.write_eof()
+            except (ConnectionError, RuntimeError):  # the client left just as the stream ended
+                entry.status, entry.error = CLIENT_CLOSED, "client disconnected at the end of the stream"
         return response
 
 

@@ -117,8 +117,8 @@ def _block(part: Part) -> dict[str, Any] | None:
             block["is_error"] = True
     elif part.redacted is not None:
         return {"type": "redacted_thinking", "data": part.redacted}
-    elif part.signature is None:
-        return None  # reasoning from another provider: Anthropic accepts only thinking it signed itself
+    elif not part.signature:
+        return None  # reasoning from another provider (no signature, or the empty one we render for it): Anthropic accepts only thinking it signed itself
     else:
         return {"type": "thinking", "thinking": part.text, "signature": part.signature}
     if part.cache_control is not None:

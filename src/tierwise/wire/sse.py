@@ -25,15 +25,16 @@ class SseDecoder:
         self._data: list[str] = []
 
     def feed(self, chunk: bytes) -> list[SseEvent]:
-        self._buffer += chunk
+        buffer = self._buffer + chunk if self._buffer else chunk
         events: list[SseEvent] = []
-        while True:
-            newline = self._buffer.find(b"\n")
-            if newline < 0:
-                break
-            raw = self._buffer[:newline]
-            self._buffer = self._buffer[newline + 1 :]
-            line = raw[:-1] if raw.endswith(b"\r") else raw
+        start = 0
+        # Scan with an offset and keep the unfinished tail once per chunk: slicing the buffer per line would
+        # copy it again for every line of a large read.
+        while (newline := buffer.find(b"\n", start)) >= 0:
+            line = (
+                buffer[start : newline - 1] if newline > start and buffer[newline - 1] == 13 else buffer[start:newline]
+            )
+            start = newline + 1
             if not line:
                 if self._data or self._event is not None:
                     events.append(SseEvent(self._event, "\n".join(self._data)))
@@ -44,10 +45,12 @@ class SseDecoder:
             name, _, value = line.partition(b":")
             if value.startswith(b" "):
                 value = value[1:]
+            # A server that sends bytes that are not UTF-8 gets them replaced, not a crash of the stream.
             if name == b"data":
-                self._data.append(value.decode("utf-8"))
+                self._data.append(value.decode("utf-8", "replace"))
             elif name == b"event":
-                self._event = value.decode("utf-8")
+                self._event = value.decode("utf-8", "replace")
+        self._buffer = buffer[start:]
         return events
 
     def close(self) -> list[SseEvent]:
