@@ -8,13 +8,14 @@
     │   ├── PermissionDenied         403
     │   ├── NotFound                 404: unknown route or model
     │   ├── PayloadTooLarge          413
-    │   ├── RateLimited              429: a gateway key's own limit
-    │   └── BudgetExceeded           429 (Anthropic) / 429 (OpenAI): a gateway key's budget is spent
+    │   └── RateLimited              429: a gateway key's request or token rate limit
+    │       └── BudgetExceeded       429: a gateway key's daily or monthly budget is spent
     └── UpstreamError                the provider's failure: 5xx towards the client
         ├── UpstreamUnavailable      503: no model could be reached (missing key, all fallbacks exhausted)
         ├── UpstreamTimeout          504
         ├── UpstreamConnectionError  502
-        └── UpstreamStatusError      the provider answered with an error status (kept, to be relayed)
+        └── UpstreamStatusError      the provider answered with an error status: the request's own faults
+                                     (400, 413, 422) are relayed as they are, the rest become 502/503/429
 
 Wire formats turn these into the error body of the API the client spoke; nothing else builds error bodies.
 """

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -105,17 +109,20 @@ def test_learned_policy_scores_with_the_packaged_router(
 
 
 def test_report_shows_the_cascade_evidence(cascade_gateway: GatewayProcess) -> None:
-    import json
-    import subprocess
-    import sys
-    import time
+    def evidence() -> dict[str, int]:
+        time.sleep(0.2)  # the ledger writer flushes every 50 ms
+        out = subprocess.run(
+            [sys.executable, "-m", "tierwise.cli", "report", "--json", "--ledger", str(cascade_gateway.ledger_path)],
+            capture_output=True,
+            check=True,
+        )
+        found: dict[str, int] = json.loads(out.stdout)["quality_evidence"]
+        return found
 
-    time.sleep(0.2)  # the ledger writer flushes every 50 ms
-    out = subprocess.run(
-        [sys.executable, "-m", "tierwise.cli", "report", "--json", "--ledger", str(cascade_gateway.ledger_path)],
-        capture_output=True,
-        check=True,
-    )
-    evidence = json.loads(out.stdout)["quality_evidence"]
-    assert evidence["cascade_checked"] == 2
-    assert evidence["cascade_agreement_rate"] == 0.5 and evidence["cascade_escalated"] == 1
+    before = evidence() if cascade_gateway.ledger_path.exists() else {"cascade_checked": 0, "cascade_escalated": 0}
+    client = anthropic.Anthropic(base_url=cascade_gateway.url, api_key="k", max_retries=0)
+    for text in ("Compute 6 * 7. The answer is 42", "Which river is the longest?"):  # agree, then differ
+        client.messages.create(model="auto", max_tokens=50, messages=[{"role": "user", "content": text}])
+    after = evidence()
+    assert after["cascade_checked"] - before["cascade_checked"] == 2
+    assert after["cascade_escalated"] - before["cascade_escalated"] == 1

@@ -407,7 +407,7 @@ def test_render_response_validates_as_sdk_chat_completion() -> None:
         ("max_tokens", "length"),
         ("tool_use", "tool_calls"),
         ("content_filter", "content_filter"),
-        ("refusal", "content_filter"),
+        ("refusal", "stop"),  # with the text moved to message.refusal
         (None, "stop"),
     ],
 )
@@ -416,8 +416,9 @@ def test_render_response_maps_stop_reasons(stop_reason: Any, finish_reason: str)
     completion = ChatCompletion.model_validate(orjson.loads(oc.render_response(response)))
 
     assert completion.choices[0].finish_reason == finish_reason
-    assert completion.choices[0].message.content == "hi"
-    assert completion.choices[0].message.tool_calls is None
+    message = completion.choices[0].message
+    assert (message.refusal if stop_reason == "refusal" else message.content) == "hi"
+    assert message.tool_calls is None
 
 
 # --- StreamRenderer ------------------------------------------------------------------------------------------
@@ -1002,3 +1003,16 @@ def test_parse_upstream_error_shapes(status: int, body: bytes, message: str, kin
     assert err.upstream_kind == kind
     assert err.param == param
     assert err.upstream_status == status
+
+
+def test_a_refusal_keeps_openais_refusal_shape() -> None:
+    from openai.types.chat import ChatCompletion
+
+    from tierwise.types import ChatResponse, TextPart
+
+    body = oc.render_response(
+        ChatResponse(id="x", model="m", parts=(TextPart(text="I can't help with that."),), stop_reason="refusal")
+    )
+    message = ChatCompletion.model_validate(orjson.loads(body)).choices[0]
+    assert message.message.refusal == "I can't help with that." and message.message.content is None
+    assert message.finish_reason == "stop"

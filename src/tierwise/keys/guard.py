@@ -22,6 +22,7 @@ from tierwise.keys.prices import ZERO, model_rates, most_of
 from tierwise.keys.spend import spend_by_key
 from tierwise.keys.store import KeyRecord, KeyStore, hash_key, read_keys
 from tierwise.ledger.entry import LedgerEntry
+from tierwise.pricing import PriceBook
 from tierwise.routing.decision import RouteInput, RoutingDecision
 from tierwise.types import ChatRequest
 
@@ -47,6 +48,8 @@ class KeyGuard:
         self.refresh_s = refresh_s
         self._clock = clock
         self._rates = model_rates(settings.models)
+        self._models = settings.models
+        self._prices = PriceBook()
         self._tier_of = {alias: settings.tier_of(alias) for alias in settings.models}
         cascade = settings.routing.cascade
         self._cascade_tiers = (
@@ -133,9 +136,11 @@ class KeyGuard:
     def _settle(self, account: KeyAccount, hold: Hold, entry: LedgerEntry) -> None:
         cost, tokens = ZERO, 0
         for alias, usage in ((entry.model, entry.usage), *entry.side_calls):
-            rates = self._rates.get(alias) if alias else None
-            if rates is not None:
-                cost += rates.cost(usage)
+            model = self._models.get(alias) if alias else None
+            # Charged exactly as the ledger prices the row (tiered prices included), so the two always agree.
+            spent = self._prices.cost(model, usage) if model is not None else None
+            if spent is not None:
+                cost += spent
             tokens += usage.input_tokens + usage.output_tokens
         account.settle(hold, cost, tokens)
 

@@ -28,15 +28,6 @@ class ModelRates:
     cache_write: Decimal = ZERO
     max_output_tokens: int = 0
 
-    def cost(self, usage: Usage) -> Decimal:
-        uncached = max(usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens, 0)
-        return (
-            uncached * self.input
-            + usage.cache_read_tokens * self.cache_read
-            + usage.cache_write_tokens * self.cache_write
-            + usage.output_tokens * self.output
-        )
-
     def most(self, input_tokens: int, max_tokens: int | None) -> Decimal:
         """The most a call can cost: every input token uncached, every output token it may write."""
         return input_tokens * self.input + (max_tokens or self.max_output_tokens) * self.output

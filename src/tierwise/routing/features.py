@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import orjson
+
 from tierwise.errors import InvalidRequest
 from tierwise.routing.decision import TIERS, RouteInput, Tier
 from tierwise.types import ChatRequest, ImagePart, TextPart, ToolCallPart, ToolResultPart
@@ -35,7 +37,7 @@ def estimate_tokens(request: ChatRequest) -> int:
                     else:
                         tokens += _IMAGE_TOKENS
     for tool in request.tools:
-        chars += len(tool.name) + len(tool.description or "") + len(str(tool.parameters))
+        chars += len(tool.name) + len(tool.description or "") + len(orjson.dumps(tool.parameters))
     return tokens + chars // _CHARS_PER_TOKEN
 
 

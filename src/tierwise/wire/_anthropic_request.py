@@ -118,7 +118,9 @@ def _block(part: Part) -> dict[str, Any] | None:
     elif part.redacted is not None:
         return {"type": "redacted_thinking", "data": part.redacted}
     elif not part.signature:
-        return None  # reasoning from another provider (no signature, or the empty one we render for it): Anthropic accepts only thinking it signed itself
+        # Reasoning from another provider (no signature, or the empty one rendered for it): Anthropic
+        # accepts only thinking it signed itself.
+        return None
     else:
         return {"type": "thinking", "thinking": part.text, "signature": part.signature}
     if part.cache_control is not None:

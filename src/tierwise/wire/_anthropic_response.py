@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +9,7 @@ import orjson
 
 from tierwise.errors import TierwiseError, UpstreamConnectionError, UpstreamStatusError
 from tierwise.types import ChatResponse, StopReason, TextPart, ThinkingPart, ToolCallPart, Usage
+from tierwise.wire.retry_after import retry_after
 
 # Anthropic error type -> (neutral kind, the status Anthropic sends it with).
 _ERROR_TYPES: dict[str, tuple[str, int]] = {
@@ -206,7 +205,7 @@ def parse_upstream_error(status: int, body: bytes, headers: Mapping[str, str]) -
         text = body[:300].decode("utf-8", "replace").strip()
         message = f"upstream returned HTTP {status}" + (f": {text}" if text else "")
     kind = _ERROR_TYPES[error_type][0] if error_type in _ERROR_TYPES else _KIND_BY_STATUS.get(status, "api_error")
-    return UpstreamStatusError(message, upstream_status=status, kind=kind, retry_after_s=_retry_after(headers))
+    return UpstreamStatusError(message, upstream_status=status, kind=kind, retry_after_s=retry_after(headers))
 
 
 def error_from_event(data: bytes) -> UpstreamStatusError:
@@ -218,31 +217,3 @@ def error_from_event(data: bytes) -> UpstreamStatusError:
         error_type = None
     status = _ERROR_TYPES[error_type][1] if error_type in _ERROR_TYPES else 500
     return parse_upstream_error(status, data, {})
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:  # a plain dict is case-sensitive; aiohttp's headers are not
-        value = next((v for k, v in headers.items() if k.lower() == name), None)
-    return value
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    millis = _header(headers, "retry-after-ms")
-    if millis is not None:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = _header(headers, "retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import re
 import time
 import uuid
@@ -13,6 +12,7 @@ import orjson
 
 from tierwise.errors import TierwiseError, UpstreamConnectionError, UpstreamStatusError
 from tierwise.types import ChatResponse, StopReason, TextPart, ThinkingPart, ToolCallPart, Usage
+from tierwise.wire.retry_after import retry_after
 
 # Internal stop reason -> OpenAI finish_reason. OpenAI cannot say *which* stop sequence matched, nor pause.
 FINISH_REASONS: dict[str | None, str] = {
@@ -88,6 +88,9 @@ def render_response(response: ChatResponse) -> bytes:
         "content": "".join(texts) if texts or not tool_calls else None,
         "refusal": None,
     }
+    finish_reason = FINISH_REASONS.get(response.stop_reason, "stop")
+    if response.stop_reason == "refusal":  # OpenAI's own shape for a refusal: the text in `refusal`, a plain stop
+        message["content"], message["refusal"], finish_reason = None, "".join(texts), "stop"
     if tool_calls:
         message["tool_calls"] = tool_calls
     return orjson.dumps(
@@ -101,7 +104,7 @@ def render_response(response: ChatResponse) -> bytes:
                     "index": 0,
                     "message": message,
                     "logprobs": None,
-                    "finish_reason": FINISH_REASONS.get(response.stop_reason, "stop"),
+                    "finish_reason": finish_reason,
                 }
             ],
             "usage": usage_object(response.usage),
@@ -252,36 +255,6 @@ def _kind(status: int) -> str:
     if status == 504:
         return "timeout"
     return "api_error" if status >= 500 or status < 400 else "invalid_request"
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:  # a plain dict is case-sensitive; aiohttp's headers are not
-        for key, candidate in headers.items():
-            if key.lower() == name:
-                return candidate
-    return value
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait, from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = _header(headers, name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value) / scale
-        except ValueError:
-            continue
-        return max(seconds, 0.0) if seconds == seconds else None  # NaN is no answer
-    value = _header(headers, "retry-after")
-    if value is None:
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
 
 
 def _error_fields(body: bytes) -> tuple[str, str | None]:
