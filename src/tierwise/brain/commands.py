@@ -237,6 +237,11 @@ def run_train(args: argparse.Namespace) -> int:
             t.name: (f"{pair} wins" if pair_present(t, pair) else "premium-half beats cheap-half share") for t in tables
         },
         "positive_share": round(float(labels.mean()), 4),
+        # where thresholds fall on the training prompts: a starting point before `tierwise calibrate`
+        "score_quantiles": {
+            f"p{q}": round(float(v), 4)
+            for q, v in zip((10, 50, 70, 90), np.quantile(router.score_many(texts), (0.1, 0.5, 0.7, 0.9)), strict=True)
+        },
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     from dataclasses import replace
