@@ -1,7 +1,7 @@
 """tierwise: an LLM routing gateway that speaks OpenAI and Anthropic and routes each request to a tier.
 
-The curated public API. Light pieces (types, errors, configuration, routing) import eagerly; the server and
-the ledger report load on first use, so ``import tierwise`` stays cheap.
+The curated public API. Light pieces (types, errors, routing) import eagerly; the configuration loader (pydantic),
+the server and the ledger report load on first use, so ``import tierwise`` stays cheap.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from tierwise.config.loader import load_settings
 from tierwise.config.settings import Settings
 from tierwise.errors import (
     BudgetExceeded,
@@ -25,12 +24,14 @@ from tierwise.routing.policies import build_router
 from tierwise.types import ChatRequest, ChatResponse, Message, TextPart, ToolCallPart, ToolResultPart, Usage
 
 if TYPE_CHECKING:
+    from tierwise.config.loader import load_settings
     from tierwise.ledger.report import build_report
     from tierwise.server.app import build_app, serve
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "load_settings": "tierwise.config.loader",  # pydantic: only when a configuration file is read
     "build_app": "tierwise.server.app",
     "serve": "tierwise.server.app",
     "build_report": "tierwise.ledger.report",

@@ -94,7 +94,7 @@ def test_learned_policy_scores_with_the_packaged_router(
 ) -> None:
     config = tmp_path / "learned.yaml"
     text = default_config_text().replace("  policy: rules ", "  policy: learned")
-    config.write_text(text.replace("threshold: 0.5", "threshold: 0.0"))  # everything scores >= 0: strong tier
+    config.write_text(text.replace("threshold: 0.29", "threshold: 0.0"))  # everything scores >= 0: strong tier
     gateway = GatewayProcess(tmp_path, env=upstream_env(fake_anthropic, fake_openai), config=config)
     try:
         client = openai.OpenAI(base_url=gateway.url + "/v1", api_key="k", max_retries=0)
