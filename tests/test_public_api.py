@@ -27,10 +27,9 @@ def test_every_error_shares_one_root() -> None:
 
 
 def test_import_is_light() -> None:
-    """Importing tierwise neither starts anything nor pulls in the server, numpy or training libraries."""
-    code = (
-        "import sys, tierwise; print(sorted(m for m in ('aiohttp', 'numpy', 'sklearn', 'torch') if m in sys.modules))"
-    )
+    """Importing tierwise neither starts anything nor pulls in the server, pydantic, numpy or training libraries."""
+    modules = "('aiohttp', 'numpy', 'pydantic', 'sklearn', 'torch')"
+    code = f"import sys, tierwise; print(sorted(m for m in {modules} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
