@@ -77,10 +77,12 @@ class Dispatcher:
         entry: LedgerEntry,
     ) -> T:
         last_error: UpstreamError | None = None
+        missing_keys: dict[str, None] = {}  # an ordered set of the key variables found unset
         for model in self._candidates(decision, entry):
             _mark(entry, model)
             if (skip := _missing_key(model, entry)) is not None:
                 last_error = skip
+                missing_keys[str(model.provider.api_key_env)] = None
                 continue
             circuit = self._circuits[model.alias]
             retry = 0
@@ -110,7 +112,7 @@ class Dispatcher:
                 circuit.succeeded()
                 entry.attempts.append(Attempt(model=model.alias, status=200, latency_ms=_ms_since(started)))
                 return result
-        raise _exhausted(last_error)
+        raise _exhausted(last_error, missing_keys, entry)
 
     def _candidates(self, decision: RoutingDecision, entry: LedgerEntry) -> Iterator[ModelSettings]:
         """The decision's models in order: the chosen one, its fallbacks, then its escalations."""
@@ -170,9 +172,13 @@ def _failed_attempt(model: ModelSettings, err: UpstreamError, started: float) ->
     return Attempt(model=model.alias, status=status, error=err.message, latency_ms=_ms_since(started))
 
 
-def _exhausted(last_error: UpstreamError | None) -> UpstreamError:
+def _exhausted(last_error: UpstreamError | None, missing_keys: dict[str, None], entry: LedgerEntry) -> UpstreamError:
     if last_error is None:
         return UpstreamUnavailable("no model was available for this request")
+    if len(entry.attempts) > 1 and all(attempt.status == 0 for attempt in entry.attempts) and missing_keys:
+        # Every candidate was skipped, most for missing credentials: name the variables, not just the last model.
+        tried = ", ".join(dict.fromkeys(attempt.model for attempt in entry.attempts))
+        return UpstreamUnavailable(f"no model could be reached: ${', $'.join(missing_keys)} not set (tried {tried})")
     return last_error
 
 
