@@ -18,12 +18,13 @@ import numpy.typing as npt
 
 from tierwise.brain.features import Tfidf, surface
 from tierwise.brain.heads import KnnHead, LinearHead
+from tierwise.errors import ConfigError
 
 FORMAT_VERSION = 1
 DEFAULT_ARTIFACT = Path(__file__).parent / "assets" / "default-router"
 
 
-class ArtifactError(ValueError):
+class ArtifactError(ConfigError, ValueError):
     """A router artifact is missing, malformed, or of a format version this code does not read."""
 
 

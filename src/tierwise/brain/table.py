@@ -14,10 +14,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from tierwise.errors import TierwiseError
+
 FloatArray = npt.NDArray[np.float64]
 
 
-class TableFormatError(ValueError):
+class TableFormatError(TierwiseError, ValueError):
     """An outcome folder does not follow the documented format."""
 
 
