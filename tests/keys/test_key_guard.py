@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from decimal import Decimal
 
@@ -157,3 +158,16 @@ def test_spend_survives_a_restart(settings: Settings, clock: Clock) -> None:
         admitted(guard, new.key)
     clock.now += DAY
     admitted(guard, new.key)  # yesterday's spend does not count today
+
+
+def test_a_key_limited_to_some_tiers_never_escalates_out_of_them(settings: Settings, clock: Clock) -> None:
+    guard, new = make(settings, clock, tiers=frozenset({"speed", "default"}))
+    c = call()
+    wide = dataclasses.replace(c.decision, escalations=("claude-opus-4-7", "gpt-5.2"), cascade=True)
+    grant = guard.authenticate({"authorization": f"Bearer {new.key}"})
+    permitted = grant.admit(c.request, wide, c.route)
+    assert permitted.escalations == () and not permitted.cascade  # both would reach the escalation tier
+    assert permitted.model == wide.model and permitted.fallbacks == wide.fallbacks
+    # Its reservation is for the models it may reach, not for Opus.
+    opus_max = 1000 * Decimal("0.000005") + 1000 * Decimal("0.000025")
+    assert grant.reserved < opus_max

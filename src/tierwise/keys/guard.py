@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import closing
+from dataclasses import replace
 from decimal import Decimal
 
 from tierwise.config.settings import Settings
@@ -52,6 +53,7 @@ class KeyGuard:
         self._prices = PriceBook()
         self._tier_of = {alias: settings.tier_of(alias) for alias in settings.models}
         cascade = settings.routing.cascade
+        self._cascade_tier_names = frozenset({cascade.checker_tier, cascade.strong_tier})
         self._cascade_tiers = (
             settings.tiers.get(cascade.checker_tier, ()),
             settings.tiers.get(cascade.strong_tier, ()),
@@ -116,7 +118,7 @@ class KeyGuard:
 
     def _admit(
         self, record: KeyRecord, account: KeyAccount, request: ChatRequest, decision: RoutingDecision, route: RouteInput
-    ) -> Hold:
+    ) -> tuple[Hold, RoutingDecision]:
         allowed = record.limits.tiers
         if allowed is not None:
             tier = decision.tier or self._tier_of.get(decision.model)
@@ -125,13 +127,22 @@ class KeyGuard:
                 raise PermissionDenied(
                     f"gateway key {record.key_id} may not use {where}; it may use: {', '.join(sorted(allowed))}"
                 )
+            decision = self._within(decision, allowed)
         tokens, max_tokens = route.estimated_tokens, request.max_tokens
         cost = most_of(self._rates, (decision.model, *decision.fallbacks, *decision.escalations), tokens, max_tokens)
         if decision.cascade:
             checker, strong = self._cascade_tiers  # a cascade may also pay a checker and the strong tier
             cost += most_of(self._rates, checker, tokens, max_tokens) + most_of(self._rates, strong, tokens, max_tokens)
         now = self._clock()
-        return account.admit(now, self._periods.at(now), cost, tokens)
+        return account.admit(now, self._periods.at(now), cost, tokens), decision
+
+    def _within(self, decision: RoutingDecision, allowed: frozenset[str]) -> RoutingDecision:
+        """The decision without the escalations and cascade calls that would leave the key's tiers."""
+        escalations = tuple(alias for alias in decision.escalations if self._tier_of.get(alias) in allowed)
+        cascade = decision.cascade and self._cascade_tier_names <= allowed
+        if escalations == decision.escalations and cascade == decision.cascade:
+            return decision
+        return replace(decision, escalations=escalations, cascade=cascade)
 
     def _settle(self, account: KeyAccount, hold: Hold, entry: LedgerEntry) -> None:
         cost, tokens = ZERO, 0
@@ -157,8 +168,9 @@ class KeyGrant:
         self._account = account
         self._hold: Hold | None = None
 
-    def admit(self, request: ChatRequest, decision: RoutingDecision, route_input: RouteInput) -> None:
-        self._hold = self._guard._admit(self._record, self._account, request, decision, route_input)
+    def admit(self, request: ChatRequest, decision: RoutingDecision, route_input: RouteInput) -> RoutingDecision:
+        self._hold, permitted = self._guard._admit(self._record, self._account, request, decision, route_input)
+        return permitted
 
     def settle(self, entry: LedgerEntry) -> None:
         hold, self._hold = self._hold, None

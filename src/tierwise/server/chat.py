@@ -48,7 +48,7 @@ class ChatEndpoint:
             entry.session = features.session
             decision = gateway.router.decide(features)
             entry.policy, entry.tier, entry.reasons = decision.policy, decision.tier, decision.reason
-            grant.admit(chat, decision, features)
+            decision = grant.admit(chat, decision, features)
             if chat.stream:
                 return await self._stream(request, gateway, chat, decision, features, entry, started)
             if decision.cascade:

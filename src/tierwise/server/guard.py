@@ -19,8 +19,10 @@ class Grant(Protocol):
 
     key_id: str | None
 
-    def admit(self, request: ChatRequest, decision: RoutingDecision, route_input: RouteInput) -> None:
-        """Check allowed tiers and limits and reserve budget; raises a ClientError (403/429) to refuse."""
+    def admit(self, request: ChatRequest, decision: RoutingDecision, route_input: RouteInput) -> RoutingDecision:
+        """Check allowed tiers and limits and reserve budget; raises a ClientError (403/429) to refuse.
+
+        Returns the decision as permitted: without fallbacks into tiers the caller may not use."""
 
     def settle(self, entry: LedgerEntry) -> None:
         """Called exactly once when the request ends, admitted or not: release or charge the reservation."""
@@ -37,8 +39,8 @@ class Guard(Protocol):
 class _OpenGrant:
     key_id: str | None = None
 
-    def admit(self, request: ChatRequest, decision: RoutingDecision, route_input: RouteInput) -> None:
-        return None
+    def admit(self, request: ChatRequest, decision: RoutingDecision, route_input: RouteInput) -> RoutingDecision:
+        return decision
 
     def settle(self, entry: LedgerEntry) -> None:
         return None
