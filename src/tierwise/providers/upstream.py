@@ -7,15 +7,14 @@ above can tell an outage from a bad request without knowing about aiohttp.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
-from functools import partial
+from collections.abc import AsyncGenerator
 
 import aiohttp
 
 from tierwise.config.settings import ModelSettings, ProviderSettings
 from tierwise.errors import UpstreamConnectionError, UpstreamError, UpstreamTimeout
 from tierwise.types import ChatRequest, ChatResponse, StreamEvent
-from tierwise.wire.format import wire_for
+from tierwise.wire.format import MaxTokensField, wire_for
 from tierwise.wire.sse import SseDecoder
 
 
@@ -25,16 +24,21 @@ class UpstreamProvider:
         self.wire = wire_for(settings.api)
         self._session = session
         self._url = settings.base_url + self.wire.UPSTREAM_PATH
-        self._build: Callable[..., bytes] = self.wire.build_upstream_request
-        if settings.kind == "openai":  # OpenAI's reasoning models reject the older max_tokens name
-            self._build = partial(self._build, max_tokens_field="max_completion_tokens")  # type: ignore[call-arg]
+        # OpenAI's own API wants max_completion_tokens (its reasoning models reject max_tokens); the
+        # OpenAI-compatible hosts (Ollama, vLLM, ...) get the name the client used.
+        self._max_tokens_field: MaxTokensField | None = "max_completion_tokens" if settings.kind == "openai" else None
         self._headers = {**self.wire.upstream_headers(settings.api_key), **settings.headers}
         t = settings.timeouts
         self._timeout = aiohttp.ClientTimeout(total=t.total_s, sock_connect=t.connect_s)
         self._first_token_s = t.first_token_s
 
     def _body(self, request: ChatRequest, model: ModelSettings) -> bytes:
-        return self._build(request, upstream_model=model.upstream_id, default_max_tokens=model.max_output_tokens)
+        return self.wire.build_upstream_request(
+            request,
+            upstream_model=model.upstream_id,
+            default_max_tokens=model.max_output_tokens,
+            max_tokens_field=self._max_tokens_field,
+        )
 
     async def complete(self, request: ChatRequest, model: ModelSettings) -> ChatResponse:
         body = self._body(request, model)

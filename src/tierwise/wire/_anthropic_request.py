@@ -24,7 +24,11 @@ DEFAULT_MAX_TOKENS = 4096
 
 
 def build_upstream_request(
-    request: ChatRequest, *, upstream_model: str, default_max_tokens: int | None = None
+    request: ChatRequest,
+    *,
+    upstream_model: str,
+    default_max_tokens: int | None = None,
+    max_tokens_field: str | None = None,
 ) -> bytes:
     openai = request.extensions.get("openai")
     if openai:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Protocol, cast
+from typing import Literal, Protocol, cast
 
 from tierwise.errors import TierwiseError, UpstreamStatusError
 from tierwise.types import ApiName, ChatRequest, ChatResponse, StreamEvent
 from tierwise.wire.sse import SseEvent
+
+# The name an upstream wants for the output limit: OpenAI's reasoning models reject the older ``max_tokens``.
+MaxTokensField = Literal["max_tokens", "max_completion_tokens"]
 
 
 class StreamRenderer(Protocol):
@@ -38,7 +41,12 @@ class WireFormat(Protocol):
     # Upstream: tierwise is the client.
     def upstream_headers(self, api_key: str | None) -> dict[str, str]: ...
     def build_upstream_request(
-        self, request: ChatRequest, *, upstream_model: str, default_max_tokens: int | None = None
+        self,
+        request: ChatRequest,
+        *,
+        upstream_model: str,
+        default_max_tokens: int | None = None,
+        max_tokens_field: MaxTokensField | None = None,
     ) -> bytes: ...
     def parse_upstream_response(self, body: bytes) -> ChatResponse: ...
     def UpstreamStreamParser(self) -> UpstreamStreamParser: ...
