@@ -8,6 +8,11 @@ Conventions (chosen once, here, so that no translator has to guess):
 - A tool call's ``arguments`` is the JSON text of the arguments, exactly as the model produced it.
 - ``extensions`` carries request fields that only one API understands, keyed by API name (``"openai"`` or
   ``"anthropic"``). They are forwarded only to an upstream that speaks the same API, never invented.
+- Reasoning is asked for in two independent ways, as the APIs do: ``reasoning_effort`` (how hard to think,
+  OpenAI's ``reasoning_effort`` / ``reasoning.effort`` and Anthropic's ``output_config.effort``, one vocabulary,
+  see ``Effort``) and ``thinking`` (Anthropic's switch: enabled with a token budget, adaptive or disabled).
+- ``Usage.cache_write_tokens`` counts every cache write; ``cache_write_1h_tokens`` says how many of them were
+  written with the one-hour lifetime (the rest are five-minute writes), because the two are priced differently.
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ from typing import Any, Literal
 
 Role = Literal["user", "assistant"]
 ApiName = Literal["openai", "anthropic"]
+# One effort scale for every API. OpenAI accepts none..xhigh (depending on the model), Anthropic low..max;
+# translators map a value the target lacks to its nearest neighbour or refuse it, and say which in TRANSLATION.md.
+Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+EFFORTS: tuple[Effort, ...] = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 StopReason = Literal["end_turn", "max_tokens", "stop_sequence", "tool_use", "content_filter", "refusal", "pause_turn"]
 
 
@@ -63,7 +72,27 @@ class ThinkingPart:
     redacted: str | None = None
 
 
-Part = TextPart | ImagePart | ToolCallPart | ToolResultPart | ThinkingPart
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentPart:
+    """A document the model reads: a PDF (base64 ``data`` or a ``url``) or plain ``text``.
+
+    Anthropic's ``document`` block and OpenAI's ``file`` content part (``file_data`` as a data URL) both map here.
+    ``file_id`` refers to a file uploaded to one provider's Files API and is only meaningful there.
+    """
+
+    media_type: str | None = None  # "application/pdf" with data/url, "text/plain" with text
+    data: str | None = None  # base64
+    url: str | None = None
+    text: str | None = None
+    file_id: str | None = None
+    filename: str | None = None  # OpenAI file.filename
+    title: str | None = None  # Anthropic document title
+    context: str | None = None  # Anthropic document context
+    citations: bool | None = None  # Anthropic citations.enabled
+    cache_control: dict[str, Any] | None = None
+
+
+Part = TextPart | ImagePart | DocumentPart | ToolCallPart | ToolResultPart | ThinkingPart
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,6 +106,7 @@ class ToolSpec:
     name: str
     description: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)  # JSON schema
+    strict: bool | None = None  # arguments must follow the schema exactly (OpenAI and Anthropic "strict")
     cache_control: dict[str, Any] | None = None
 
 
@@ -85,6 +115,30 @@ class ToolChoice:
     mode: Literal["auto", "none", "required", "tool"]
     name: str | None = None  # when mode == "tool"
     parallel: bool | None = None  # None: the client did not say
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResponseFormat:
+    """Structured output: OpenAI ``response_format`` / Responses ``text.format``, Anthropic ``output_config.format``.
+
+    ``json_schema`` carries the schema (and OpenAI's name, description and strict); ``json_object`` asks for any
+    JSON object; ``text`` is the explicit default.
+    """
+
+    kind: Literal["text", "json_object", "json_schema"]
+    name: str | None = None
+    schema: dict[str, Any] | None = None
+    strict: bool | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Thinking:
+    """Anthropic's ``thinking``: ``enabled`` with a token budget, ``adaptive`` (the model decides) or ``disabled``."""
+
+    mode: Literal["enabled", "adaptive", "disabled"]
+    budget_tokens: int | None = None  # with mode == "enabled"
+    display: str | None = None  # Anthropic thinking.display, e.g. "summarized" / "omitted"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,10 +157,17 @@ class ChatRequest:
     stop: tuple[str, ...] = ()
     stream: bool = False
     stream_usage: bool = False  # OpenAI's stream_options.include_usage
-    thinking_budget: int | None = None  # Anthropic thinking.budget_tokens
-    reasoning_effort: str | None = None  # OpenAI reasoning_effort
+    thinking: Thinking | None = None
+    reasoning_effort: Effort | None = None
+    response_format: ResponseFormat | None = None
+    seed: int | None = None  # OpenAI seed; Anthropic has none
     user: str | None = None  # OpenAI user / Anthropic metadata.user_id
     extensions: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def thinking_budget(self) -> int | None:
+        """The thinking budget in tokens when thinking is enabled with one."""
+        return self.thinking.budget_tokens if self.thinking is not None and self.thinking.mode == "enabled" else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,6 +176,7 @@ class Usage:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0  # the part of cache_write_tokens written with the one-hour lifetime
     reasoning_tokens: int = 0
 
 

@@ -35,14 +35,17 @@ from tierwise.types import (
     BlockStop,
     ChatRequest,
     ChatResponse,
+    DocumentPart,
     ImagePart,
     Message,
+    ResponseFormat,
     StreamEnd,
     StreamEvent,
     StreamStart,
     TextDelta,
     TextPart,
     TextStart,
+    Thinking,
     ThinkingDelta,
     ThinkingPart,
     ThinkingStart,
@@ -55,6 +58,7 @@ from tierwise.types import (
     Usage,
 )
 from tierwise.wire import anthropic_messages as wire
+from tierwise.wire._anthropic_response import usage_from_anthropic, usage_to_anthropic
 from tierwise.wire.sse import SseDecoder, SseEvent
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
@@ -194,15 +198,24 @@ def test_parse_tool_choice(choice: dict[str, Any], expected: ToolChoice) -> None
     assert wire.parse_request(body).tool_choice == expected
 
 
-def test_parse_thinking_other_than_enabled_is_kept_whole() -> None:
+def test_parse_thinking_modes() -> None:
     base = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
     adaptive = wire.parse_request({**base, "thinking": {"type": "adaptive"}})
     assert adaptive.thinking_budget is None
-    assert adaptive.extensions == {"anthropic": {"thinking": {"type": "adaptive"}}}
+    assert adaptive.thinking == Thinking(mode="adaptive")
+    assert adaptive.extensions == {}
     display = {"type": "enabled", "budget_tokens": 1024, "display": "omitted"}
     enabled = wire.parse_request({**base, "thinking": display})
     assert enabled.thinking_budget == 1024
-    assert enabled.extensions["anthropic"]["thinking"] == display
+    assert enabled.thinking == Thinking(mode="enabled", budget_tokens=1024, display="omitted")
+    body = orjson.loads(wire.build_upstream_request(enabled, upstream_model="x"))
+    assert body["thinking"] == display
+    future = {"type": "adaptive", "some_new_key": 1}
+    kept = wire.parse_request({**base, "thinking": future})
+    assert orjson.loads(wire.build_upstream_request(kept, upstream_model="x"))["thinking"] == future
+    with pytest.raises(InvalidRequest) as err:
+        wire.parse_request({**base, "thinking": {"type": "sometimes"}})
+    assert err.value.param == "thinking.type"
 
 
 def test_tool_result_with_block_content_and_error_flag() -> None:
@@ -262,7 +275,8 @@ def _with_block(block: Any, role: str = "user") -> dict[str, Any]:
         (_body(messages=[{"role": "user"}]), "messages.0.content"),
         (_with_block({"type": "text"}), "messages.1.content.0.text"),
         (_with_block("text"), "messages.1.content.0"),
-        (_with_block({"type": "document", "source": {}}), "messages.1.content.0.type"),
+        (_with_block({"type": "document", "source": {}}), "messages.1.content.0.source"),
+        (_with_block({"type": "search_result", "source": "s"}), "messages.1.content.0.type"),
         (_with_block({"type": "image", "source": {"type": "file", "file_id": "f"}}), "messages.1.content.0.source"),
         (
             _with_block({"type": "image", "source": {"type": "base64", "data": PNG}}),
@@ -554,7 +568,8 @@ def test_build_upstream_request_merges_turns_and_orders_tool_results() -> None:
     ]
     assert body["tools"] == [{"name": "w", "input_schema": {"type": "object", "properties": {}}}]
     assert body["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
-    for absent in ("logprobs", "reasoning_effort", "thinking", "output_config", "stream", "temperature"):
+    assert body["output_config"] == {"effort": "high"}
+    for absent in ("logprobs", "reasoning_effort", "thinking", "stream", "temperature"):
         assert absent not in body
 
 
@@ -568,7 +583,7 @@ def test_build_upstream_request_forwards_what_the_client_sent() -> None:
         top_k=5,
         stop=("END",),
         stream=True,
-        thinking_budget=1024,
+        thinking=Thinking(mode="enabled", budget_tokens=1024),
         user="u1",
         tools=(ToolSpec(name="f", description="d", parameters={"type": "object"}),),
         tool_choice=ToolChoice(mode="tool", name="f"),
@@ -977,3 +992,63 @@ def test_unsigned_or_empty_signed_thinking_is_not_sent_to_anthropic() -> None:
     )
     body = orjson.loads(wire.build_upstream_request(request, upstream_model="claude-sonnet-4-6"))
     assert body["messages"][1]["content"] == [{"type": "text", "text": "hello"}]
+
+
+def test_parse_documents_output_config_and_strict_tools() -> None:
+    pdf = {
+        "type": "document",
+        "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"},
+        "title": "Spec",
+        "citations": {"enabled": True},
+        "cache_control": {"type": "ephemeral", "ttl": "1h"},
+    }
+    text_doc = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "plain words"}}
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+    body = {
+        "model": "m",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": [pdf, text_doc, {"type": "text", "text": "summarise"}]}],
+        "output_config": {"effort": "medium", "format": {"type": "json_schema", "schema": schema}},
+        "tools": [{"name": "t", "input_schema": {"type": "object"}, "strict": True}],
+    }
+    request = wire.parse_request(body)
+    assert request.messages[0].parts[:2] == (
+        DocumentPart(
+            media_type="application/pdf",
+            data="JVBERi0x",
+            title="Spec",
+            citations=True,
+            cache_control={"type": "ephemeral", "ttl": "1h"},
+        ),
+        DocumentPart(media_type="text/plain", text="plain words"),
+    )
+    assert request.reasoning_effort == "medium"
+    assert request.response_format == ResponseFormat(kind="json_schema", schema=schema)
+    assert request.tools[0].strict is True
+    # Back to an Anthropic upstream unchanged.
+    upstream = orjson.loads(wire.build_upstream_request(request, upstream_model="x"))
+    assert upstream["messages"][0]["content"][:2] == [pdf, text_doc]
+    assert upstream["output_config"] == body["output_config"]
+    assert upstream["tools"][0]["strict"] is True
+    # The beta name of the same field.
+    beta = wire.parse_request(
+        {**body, "output_config": None, "output_format": {"type": "json_schema", "schema": schema}}
+    )
+    assert beta.response_format == ResponseFormat(kind="json_schema", schema=schema)
+    with pytest.raises(InvalidRequest) as err:
+        wire.parse_request({**body, "output_config": {"effort": "extreme"}})
+    assert err.value.param == "output_config.effort"
+
+
+def test_usage_cache_writes_by_lifetime_both_ways() -> None:
+    raw = {
+        "input_tokens": 10,
+        "output_tokens": 3,
+        "cache_read_input_tokens": 100,
+        "cache_creation_input_tokens": 500,
+        "cache_creation": {"ephemeral_5m_input_tokens": 200, "ephemeral_1h_input_tokens": 300},
+    }
+    usage = usage_from_anthropic(raw)
+    assert (usage.input_tokens, usage.cache_write_tokens, usage.cache_write_1h_tokens) == (610, 500, 300)
+    assert usage_to_anthropic(usage) == raw
+    assert usage_from_anthropic({"input_tokens": 1, "cache_creation_input_tokens": 7}).cache_write_1h_tokens == 0

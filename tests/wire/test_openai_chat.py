@@ -25,14 +25,17 @@ from tierwise.types import (
     BlockStop,
     ChatRequest,
     ChatResponse,
+    DocumentPart,
     ImagePart,
     Message,
+    ResponseFormat,
     StreamEnd,
     StreamEvent,
     StreamStart,
     TextDelta,
     TextPart,
     TextStart,
+    Thinking,
     ThinkingDelta,
     ThinkingPart,
     ThinkingStart,
@@ -140,10 +143,9 @@ def test_parse_request_maps_a_tool_conversation() -> None:
     assert (request.temperature, request.top_p, request.stop) == (0.2, 0.9, ("END",))
     assert request.stream and request.stream_usage
     assert (request.user, request.reasoning_effort) == ("u-42", "low")
+    assert (request.response_format, request.seed) == (ResponseFormat(kind="json_object"), 7)
     assert request.extensions == {
         "openai": {
-            "response_format": {"type": "json_object"},
-            "seed": 7,
             "metadata": {"team": "search"},
             "max_completion_tokens": 256,
         }
@@ -595,7 +597,7 @@ def test_build_upstream_request_from_anthropic_shaped_request() -> None:
         tool_choice=ToolChoice(mode="tool", name="screenshot", parallel=False),
         max_tokens=1024,
         top_k=40,
-        thinking_budget=2048,
+        thinking=Thinking(mode="enabled", budget_tokens=2048),
         extensions={"anthropic": {"metadata": {"user_id": "x"}, "service_tier": "auto"}},
     )
     body = orjson.loads(oc.build_upstream_request(request, upstream_model="gpt-4o", default_max_tokens=4096))
@@ -1016,3 +1018,48 @@ def test_a_refusal_keeps_openais_refusal_shape() -> None:
     message = ChatCompletion.model_validate(orjson.loads(body)).choices[0]
     assert message.message.refusal == "I can't help with that." and message.message.content is None
     assert message.finish_reason == "stop"
+
+
+def test_parse_and_build_structured_output_seed_strict_and_files() -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    response_format = {
+        "type": "json_schema",
+        "json_schema": {"name": "place", "schema": schema, "strict": True, "description": "a place"},
+    }
+    file_part = {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0x", "filename": "a.pdf"}}
+    strict_tool = {"type": "function", "function": {**WEATHER_TOOL["function"], "strict": True}}
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "read"}, file_part]}],
+        "response_format": response_format,
+        "seed": 11,
+        "tools": [strict_tool],
+        "reasoning_effort": "minimal",
+    }
+    request = oc.parse_request(body)
+    assert request.response_format == ResponseFormat(
+        kind="json_schema", name="place", schema=schema, strict=True, description="a place"
+    )
+    assert (request.seed, request.reasoning_effort, request.tools[0].strict) == (11, "minimal", True)
+    assert request.messages[0].parts[1] == DocumentPart(media_type="application/pdf", data="JVBERi0x", filename="a.pdf")
+    assert request.extensions == {}
+    upstream = orjson.loads(oc.build_upstream_request(request, upstream_model="up"))
+    assert upstream["response_format"] == response_format
+    assert upstream["seed"] == 11
+    assert upstream["tools"] == [strict_tool]
+    assert upstream["messages"][0]["content"][1] == file_part
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "param"),
+    [
+        ("reasoning_effort", "extreme", "reasoning_effort"),
+        ("seed", "7", "seed"),
+        ("response_format", {"type": "yaml"}, "response_format"),
+        ("response_format", {"type": "json_schema", "json_schema": {"schema": {}}}, "response_format.json_schema.name"),
+    ],
+)
+def test_parse_rejects_bad_new_fields(field: str, value: object, param: str) -> None:
+    with pytest.raises(InvalidRequest) as err:
+        oc.parse_request({"model": "m", "messages": [{"role": "user", "content": "x"}], field: value})
+    assert err.value.param == param

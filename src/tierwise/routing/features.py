@@ -8,12 +8,15 @@ import orjson
 
 from tierwise.errors import InvalidRequest
 from tierwise.routing.decision import TIERS, RouteInput, Tier
-from tierwise.types import ChatRequest, ImagePart, TextPart, ToolCallPart, ToolResultPart
+from tierwise.types import ChatRequest, DocumentPart, ImagePart, TextPart, ToolCallPart, ToolResultPart
 
 # A rough, fast token estimate: about four characters a token for English text and JSON.
 _CHARS_PER_TOKEN = 4
 _IMAGE_TOKENS = 1600  # a typical image costs about this many input tokens on current models
 _MESSAGE_OVERHEAD = 4
+# A PDF is read as text plus an image of each page; its size says little about its pages, so this is a rough
+# guess (one token per two base64 characters) that is never below one image.
+_PDF_BASE64_CHARS_PER_TOKEN = 2
 
 TIER_PREFIX = "tier/"
 
@@ -28,6 +31,10 @@ def estimate_tokens(request: ChatRequest) -> int:
                 chars += len(part.text)
             elif isinstance(part, ImagePart):
                 tokens += _IMAGE_TOKENS
+            elif isinstance(part, DocumentPart):
+                chars += len(part.text or "")
+                if part.text is None:
+                    tokens += max(_IMAGE_TOKENS, len(part.data or "") // _PDF_BASE64_CHARS_PER_TOKEN)
             elif isinstance(part, ToolCallPart):
                 chars += len(part.arguments) + len(part.name)
             elif isinstance(part, ToolResultPart):

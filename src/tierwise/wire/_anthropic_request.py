@@ -9,10 +9,12 @@ import orjson
 from tierwise.errors import InvalidRequest
 from tierwise.types import (
     ChatRequest,
+    DocumentPart,
     ImagePart,
     Message,
     Part,
     TextPart,
+    Thinking,
     ToolCallPart,
     ToolChoice,
     ToolResultPart,
@@ -61,14 +63,35 @@ def build_upstream_request(
         body["stop_sequences"] = list(request.stop)
     if request.stream:
         body["stream"] = True
-    if request.thinking_budget is not None:
-        body["thinking"] = {"type": "enabled", "budget_tokens": request.thinking_budget}
+    if request.thinking is not None:
+        body["thinking"] = _thinking(request.thinking)
     if request.user is not None:
         body["metadata"] = {"user_id": request.user}
-    # reasoning_effort (OpenAI) is dropped: a thinking budget would be invented, and output_config.effort is
-    # rejected by the models that do not support it.
+    output_config = dict(extensions.pop("output_config", None) or {})
+    effort = _EFFORT.get(request.reasoning_effort) if request.reasoning_effort is not None else None
+    if effort is not None:
+        output_config["effort"] = effort
+    if request.response_format is not None and request.response_format.kind == "json_schema":
+        output_config["format"] = {"type": "json_schema", "schema": request.response_format.schema or {}}
+    if output_config:
+        body["output_config"] = output_config
     body.update(extensions)
     return orjson.dumps(body)
+
+
+# The internal effort scale onto Anthropic's (low..max): "minimal" is its nearest neighbour "low"; "none" means
+# no extra effort, which is Anthropic's default without thinking, so nothing is sent.
+_EFFORT: dict[str, str] = {"minimal": "low", "low": "low", "medium": "medium", "high": "high"}
+_EFFORT |= {"xhigh": "xhigh", "max": "max"}
+
+
+def _thinking(thinking: Thinking) -> dict[str, Any]:
+    rendered: dict[str, Any] = {"type": thinking.mode}
+    if thinking.mode == "enabled":
+        rendered["budget_tokens"] = thinking.budget_tokens
+    if thinking.display is not None:
+        rendered["display"] = thinking.display
+    return rendered
 
 
 def _render_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
@@ -110,6 +133,8 @@ def _block(part: Part) -> dict[str, Any] | None:
         return _text_block(part) if part.text else None  # Anthropic rejects empty text blocks
     if isinstance(part, ImagePart):
         block = {"type": "image", "source": _image_source(part)}
+    elif isinstance(part, DocumentPart):
+        block = _document(part)
     elif isinstance(part, ToolCallPart):
         block = {"type": "tool_use", "id": part.id, "name": part.name, "input": tool_input(part.arguments)}
     elif isinstance(part, ToolResultPart):
@@ -132,6 +157,27 @@ def _block(part: Part) -> dict[str, Any] | None:
     return block
 
 
+def _document(part: DocumentPart) -> dict[str, Any]:
+    source: dict[str, Any]
+    if part.text is not None:
+        source = {"type": "text", "media_type": "text/plain", "data": part.text}
+    elif part.data is not None:
+        source = {"type": "base64", "media_type": part.media_type or "application/pdf", "data": part.data}
+    elif part.url is not None:
+        source = {"type": "url", "url": part.url}
+    else:
+        source = {"type": "file", "file_id": part.file_id}
+    block: dict[str, Any] = {"type": "document", "source": source}
+    title = part.title if part.title is not None else part.filename
+    if title is not None:
+        block["title"] = title
+    if part.context is not None:
+        block["context"] = part.context
+    if part.citations is not None:
+        block["citations"] = {"enabled": part.citations}
+    return block
+
+
 def _image_source(part: ImagePart) -> dict[str, Any]:
     if part.data is not None:
         return {"type": "base64", "media_type": part.media_type or "image/png", "data": part.data}
@@ -148,6 +194,8 @@ def _tool(tool: ToolSpec) -> dict[str, Any]:
     spec: dict[str, Any] = {"name": tool.name, "input_schema": tool.parameters or {"type": "object", "properties": {}}}
     if tool.description is not None:
         spec["description"] = tool.description
+    if tool.strict is not None:
+        spec["strict"] = tool.strict
     if tool.cache_control is not None:
         spec["cache_control"] = tool.cache_control
     return spec

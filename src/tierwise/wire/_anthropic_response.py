@@ -64,11 +64,16 @@ def usage_from_anthropic(raw: Mapping[str, Any]) -> Usage:
     cache_write = raw.get("cache_creation_input_tokens") or 0
     cache_read = raw.get("cache_read_input_tokens") or 0
     details = raw.get("output_tokens_details")
+    # cache_creation splits the writes by lifetime; without it every write is a five-minute one.
+    by_ttl = raw.get("cache_creation")
+    write_1h = by_ttl.get("ephemeral_1h_input_tokens") if isinstance(by_ttl, dict) else 0
+    write_1h = write_1h if type(write_1h) is int and write_1h > 0 else 0
     return Usage(
         input_tokens=(raw.get("input_tokens") or 0) + cache_write + cache_read,
         output_tokens=raw.get("output_tokens") or 0,
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
+        cache_write_1h_tokens=min(write_1h, cache_write),
         reasoning_tokens=(details.get("thinking_tokens") or 0) if isinstance(details, dict) else 0,
     )
 
@@ -80,6 +85,11 @@ def usage_to_anthropic(usage: Usage) -> dict[str, Any]:
         "cache_creation_input_tokens": usage.cache_write_tokens,
         "cache_read_input_tokens": usage.cache_read_tokens,
     }
+    if usage.cache_write_tokens:
+        rendered["cache_creation"] = {
+            "ephemeral_5m_input_tokens": usage.cache_write_tokens - usage.cache_write_1h_tokens,
+            "ephemeral_1h_input_tokens": usage.cache_write_1h_tokens,
+        }
     if usage.reasoning_tokens:
         rendered["output_tokens_details"] = {"thinking_tokens": usage.reasoning_tokens}
     return rendered

@@ -2,7 +2,7 @@
 responses, errors and streams live in private modules re-exported below.
 
 Choices made once for this format:
-- Content blocks the internal types cannot hold (document, search_result, server tool results, ...) are rejected
+- Content blocks the internal types cannot hold (search_result, server tool results, ...) are rejected
   with a clear 400 instead of being dropped or moved out of their place in the conversation.
 - Server tools (a ``tools`` entry with a ``type`` other than ``custom``) and top-level fields tierwise does not model
   are kept unchanged in ``extensions["anthropic"]`` and forwarded only to an Anthropic upstream.
@@ -17,10 +17,14 @@ import orjson
 from tierwise.errors import InvalidRequest
 from tierwise.types import (
     ChatRequest,
+    DocumentPart,
+    Effort,
     ImagePart,
     Message,
     Part,
+    ResponseFormat,
     TextPart,
+    Thinking,
     ThinkingPart,
     ToolCallPart,
     ToolChoice,
@@ -68,9 +72,12 @@ _MODELLED = frozenset(
         "tool_choice",
         "thinking",
         "metadata",
+        "output_config",
+        "output_format",
     }
 )
-_SUPPORTED_BLOCKS = "text, image, tool_use, tool_result, thinking, redacted_thinking"
+_SUPPORTED_BLOCKS = "text, image, document, tool_use, tool_result, thinking, redacted_thinking"
+_EFFORTS = ("low", "medium", "high", "xhigh", "max")
 
 
 def upstream_headers(api_key: str | None) -> dict[str, str]:
@@ -100,7 +107,14 @@ def parse_request(body: object) -> ChatRequest:
     tools, server_tools = _parse_tools(body.get("tools"))
     if server_tools:
         extensions["tools"] = server_tools
-    thinking_budget = _parse_thinking(body.get("thinking"), extensions)
+    thinking = _parse_thinking(body.get("thinking"), extensions)
+    effort, response_format = _parse_output_config(body.get("output_config"), extensions)
+    if body.get("output_format") is not None:  # the structured-outputs beta's name for output_config.format
+        if response_format is not None:
+            raise InvalidRequest(
+                "output_format: give output_config.format or output_format, not both", param="output_format"
+            )
+        response_format = _parse_format(body["output_format"], "output_format")
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise InvalidRequest("metadata: must be an object", param="metadata")
@@ -123,7 +137,9 @@ def parse_request(body: object) -> ChatRequest:
         top_k=_top_k(body.get("top_k")),
         stop=_parse_stop(body.get("stop_sequences")),
         stream=stream,
-        thinking_budget=thinking_budget,
+        thinking=thinking,
+        reasoning_effort=effort,
+        response_format=response_format,
         user=user,
         extensions={"anthropic": extensions} if extensions else {},
     )
@@ -207,6 +223,8 @@ def _parse_block(block: object, role: str, param: str) -> Part:
         return TextPart(text=_string(block, "text", param), cache_control=_cache_control(block, param))
     if kind == "image":
         return _parse_image(block, param)
+    if kind == "document":
+        return _parse_document(block, param)
     if kind == "tool_use":
         if role != "assistant":
             raise InvalidRequest(f"{param}: tool_use blocks belong in assistant messages", param=param)
@@ -251,6 +269,41 @@ def _parse_image(block: dict[str, Any], param: str) -> ImagePart:
     raise InvalidRequest(
         f"{param}.source: an image source must be {{type: base64, media_type, data}} or {{type: url, url}}",
         param=f"{param}.source",
+    )
+
+
+def _parse_document(block: dict[str, Any], param: str) -> DocumentPart:
+    where = f"{param}.source"
+    source = block.get("source")
+    if not isinstance(source, dict):
+        source = {}
+    for key in ("title", "context"):
+        if block.get(key) is not None and not isinstance(block[key], str):
+            raise InvalidRequest(f"{param}.{key}: must be a string", param=f"{param}.{key}")
+    citations = block.get("citations")
+    enabled = citations.get("enabled") if isinstance(citations, dict) else None
+    if citations is not None and type(enabled) is not bool:
+        raise InvalidRequest(f"{param}.citations: must be {{enabled: boolean}}", param=f"{param}.citations")
+    common: dict[str, Any] = {
+        "title": block.get("title"),
+        "context": block.get("context"),
+        "citations": enabled,
+        "cache_control": _cache_control(block, param),
+    }
+    kind = source.get("type")
+    if kind == "base64":
+        media_type = _string(source, "media_type", where)
+        return DocumentPart(media_type=media_type, data=_string(source, "data", where), **common)
+    if kind == "text":
+        return DocumentPart(media_type="text/plain", text=_string(source, "data", where), **common)
+    if kind == "url":
+        return DocumentPart(media_type="application/pdf", url=_string(source, "url", where), **common)
+    if kind == "file":
+        return DocumentPart(file_id=_string(source, "file_id", where), **common)
+    raise InvalidRequest(
+        f"{where}: a document source must be {{type: base64, media_type, data}}, {{type: text, data}}, "
+        "{type: url, url} or {type: file, file_id}",
+        param=where,
     )
 
 
@@ -314,8 +367,17 @@ def _parse_tools(value: object) -> tuple[tuple[ToolSpec, ...], list[Any]]:
             raise InvalidRequest(
                 f"{param}.input_schema: a JSON schema object is required", param=f"{param}.input_schema"
             )
+        strict = tool.get("strict")
+        if strict is not None and type(strict) is not bool:
+            raise InvalidRequest(f"{param}.strict: must be a boolean", param=f"{param}.strict")
         tools.append(
-            ToolSpec(name=name, description=description, parameters=schema, cache_control=_cache_control(tool, param))
+            ToolSpec(
+                name=name,
+                description=description,
+                parameters=schema,
+                strict=strict,
+                cache_control=_cache_control(tool, param),
+            )
         )
     return tuple(tools), server_tools
 
@@ -343,17 +405,50 @@ def _parse_tool_choice(value: object) -> ToolChoice | None:
     )
 
 
-def _parse_thinking(value: object, extensions: dict[str, Any]) -> int | None:
+def _parse_thinking(value: object, extensions: dict[str, Any]) -> Thinking | None:
     if value is None:
         return None
     if not isinstance(value, dict) or not isinstance(value.get("type"), str):
         raise InvalidRequest("thinking: must be an object with a type", param="thinking")
-    if value["type"] != "enabled":
-        extensions["thinking"] = value  # disabled, adaptive, ...: only an Anthropic upstream understands them
-        return None
+    mode = value["type"]
+    if mode not in ("enabled", "adaptive", "disabled"):
+        raise InvalidRequest(
+            f"thinking.type: must be enabled, adaptive or disabled; got {mode!r}", param="thinking.type"
+        )
+    display = value.get("display")
+    if display is not None and not isinstance(display, str):
+        raise InvalidRequest("thinking.display: must be a string", param="thinking.display")
+    if value.keys() - {"type", "budget_tokens", "display"}:
+        extensions["thinking"] = value  # newer keys: kept whole so that an Anthropic upstream sees all of it
+    if mode != "enabled":
+        return Thinking(mode=mode, display=display)
     budget = value.get("budget_tokens")
     if type(budget) is not int or budget < 1:
         raise InvalidRequest("thinking.budget_tokens: a positive integer is required", param="thinking.budget_tokens")
-    if value.keys() - {"type", "budget_tokens"}:
-        extensions["thinking"] = value  # e.g. display: kept whole so that an Anthropic upstream sees all of it
-    return budget
+    return Thinking(mode="enabled", budget_tokens=budget, display=display)
+
+
+def _parse_output_config(value: object, extensions: dict[str, Any]) -> tuple[Effort | None, ResponseFormat | None]:
+    if value is None:
+        return None, None
+    if not isinstance(value, dict):
+        raise InvalidRequest("output_config: must be an object", param="output_config")
+    effort = value.get("effort")
+    if effort is not None and effort not in _EFFORTS:
+        raise InvalidRequest(
+            f"output_config.effort: must be one of {', '.join(_EFFORTS)}; got {effort!r}", param="output_config.effort"
+        )
+    fmt = value.get("format")
+    rest = {k: v for k, v in value.items() if k not in ("effort", "format")}
+    if rest:
+        extensions["output_config"] = rest  # keys tierwise does not model: for an Anthropic upstream only
+    return effort, None if fmt is None else _parse_format(fmt, "output_config.format")
+
+
+def _parse_format(value: object, param: str) -> ResponseFormat:
+    if not isinstance(value, dict) or value.get("type") != "json_schema":
+        raise InvalidRequest(f"{param}: must be {{type: json_schema, schema: {{...}}}}", param=param)
+    schema = value.get("schema")
+    if not isinstance(schema, dict):
+        raise InvalidRequest(f"{param}.schema: a JSON schema object is required", param=f"{param}.schema")
+    return ResponseFormat(kind="json_schema", schema=schema)

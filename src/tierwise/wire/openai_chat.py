@@ -2,11 +2,12 @@
 the private modules re-exported below.
 
 Choices made once for this format:
-- Content the internal types cannot hold (input_audio and file parts, custom tools, the legacy ``functions``
-  API, ``n`` above 1) is rejected with a clear 400 rather than dropped.
+- Content the internal types cannot hold (input_audio parts, custom tools, the legacy ``functions`` API, ``n``
+  above 1) is rejected with a clear 400 rather than dropped. ``file`` parts (PDFs as base64 data URLs or file
+  ids) become documents.
 - Top-level fields tierwise does not model are kept unchanged in ``extensions["openai"]`` and forwarded only to
-  an OpenAI-compatible upstream. Two of them are markers as well: ``max_completion_tokens`` (the client's name
-  for the output limit, reused upstream) and ``tools`` (kept verbatim when a tool sets ``strict``).
+  an OpenAI-compatible upstream. One of them is a marker as well: ``max_completion_tokens`` (the client's name
+  for the output limit, reused upstream).
 - Anthropic's ``thinking_budget`` and ``top_k`` are not sent upstream: no OpenAI-compatible field means the
   same, and a reasoning_effort sent to a model without reasoning is a 400.
 """
@@ -19,10 +20,14 @@ import orjson
 
 from tierwise.errors import InvalidRequest
 from tierwise.types import (
+    EFFORTS,
     ChatRequest,
+    DocumentPart,
+    Effort,
     ImagePart,
     Message,
     Part,
+    ResponseFormat,
     TextPart,
     ToolCallPart,
     ToolChoice,
@@ -68,12 +73,14 @@ _MODELLED = frozenset(
         "tool_choice",
         "parallel_tool_calls",
         "reasoning_effort",
+        "response_format",
+        "seed",
         "user",
     }
 )
 # Extension keys build_upstream_request never copies as they are: the ChatRequest's own values win.
 _NOT_COPIED = frozenset({"model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens"})
-_UNSUPPORTED_PARTS = {"input_audio": "audio input", "file": "file input"}
+_UNSUPPORTED_PARTS = {"input_audio": "audio input"}
 
 
 def upstream_headers(api_key: str | None) -> dict[str, str]:
@@ -145,13 +152,34 @@ def _image(part: dict[str, Any], where: str) -> ImagePart:
     return ImagePart(media_type=media_type, data=data, detail=detail)
 
 
-def _content(content: object, where: str, allowed: tuple[str, ...]) -> tuple[TextPart | ImagePart, ...]:
+def _file(part: dict[str, Any], where: str) -> DocumentPart:
+    file = part.get("file")
+    if not isinstance(file, dict):
+        raise _bad("a file part needs 'file': {'file_data' or 'file_id', 'filename'}", f"{where}.file")
+    for key in ("file_data", "file_id", "filename"):
+        if file.get(key) is not None and not isinstance(file[key], str):
+            raise _bad(f"'{key}' must be a string", f"{where}.file.{key}")
+    data, file_id, filename = file.get("file_data"), file.get("file_id"), file.get("filename")
+    if data is None:
+        if file_id is None:
+            raise _bad("a file part needs 'file_data' (a base64 data URL) or 'file_id'", f"{where}.file")
+        return DocumentPart(file_id=file_id, filename=filename)
+    media_type = "application/pdf"
+    if data.startswith("data:"):
+        header, comma, data = data[5:].partition(",")
+        media_type, _, encoding = header.partition(";")
+        if not comma or encoding != "base64" or not media_type:
+            raise _bad("'file_data' must look like data:<media type>;base64,<data>", f"{where}.file.file_data")
+    return DocumentPart(media_type=media_type, data=data, filename=filename)
+
+
+def _content(content: object, where: str, allowed: tuple[str, ...]) -> tuple[TextPart | ImagePart | DocumentPart, ...]:
     """A message's content: a string or an array of parts of the ``allowed`` types."""
     if isinstance(content, str):
         return (TextPart(text=content),)
     if not isinstance(content, list):
         raise _bad("'content' must be a string or an array of content parts", f"{where}.content")
-    parts: list[TextPart | ImagePart] = []
+    parts: list[TextPart | ImagePart | DocumentPart] = []
     for j, part in enumerate(content):
         here = f"{where}.content[{j}]"
         kind = part.get("type") if isinstance(part, dict) else None
@@ -164,6 +192,9 @@ def _content(content: object, where: str, allowed: tuple[str, ...]) -> tuple[Tex
             raise _bad(f"content part type '{kind}' is not allowed here; expected {' or '.join(allowed)}", here)
         if kind == "image_url":
             parts.append(_image(part, here))
+            continue
+        if kind == "file":
+            parts.append(_file(part, here))
             continue
         text = part.get(kind)  # {"type": "text", "text": ...} or {"type": "refusal", "refusal": ...}
         if not isinstance(text, str):
@@ -222,7 +253,7 @@ def _messages(raw: list[Any]) -> tuple[tuple[TextPart, ...], tuple[Message, ...]
         if role == "user":
             if "content" not in message or message["content"] is None:
                 raise _bad("a user message needs 'content'", f"{where}.content")
-            _add_user(messages, _content(message["content"], where, ("text", "image_url")))
+            _add_user(messages, _content(message["content"], where, ("text", "image_url", "file")))
         elif role == "assistant":
             content = message.get("content")
             parts: list[Part] = []
@@ -249,7 +280,7 @@ def _messages(raw: list[Any]) -> tuple[tuple[TextPart, ...], tuple[Message, ...]
     return tuple(system), tuple(messages)
 
 
-def _tools(raw: object, extensions: dict[str, Any]) -> tuple[ToolSpec, ...]:
+def _tools(raw: object) -> tuple[ToolSpec, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -273,9 +304,8 @@ def _tools(raw: object, extensions: dict[str, Any]) -> tuple[ToolSpec, ...]:
         parameters = function.get("parameters")
         if parameters is not None and not isinstance(parameters, dict):
             raise _bad("'parameters' must be a JSON schema object", f"{where}.function.parameters")
-        if function.get("strict") is not None:
-            extensions["tools"] = raw  # ToolSpec cannot hold strict; an OpenAI upstream gets the tools verbatim
-        tools.append(ToolSpec(name=name, description=description, parameters=parameters or {}))
+        strict = _optional_bool(function, "strict", f"{where}.function.strict")
+        tools.append(ToolSpec(name=name, description=description, parameters=parameters or {}, strict=strict))
     return tuple(tools)
 
 
@@ -305,6 +335,45 @@ def _stop(raw: object) -> tuple[str, ...]:
     raise _bad("'stop' must be a string or an array of strings", "stop")
 
 
+def _effort(raw: object) -> Effort | None:
+    if raw is None:
+        return None
+    for effort in EFFORTS:
+        if raw == effort:
+            return effort
+    raise _bad(f"'reasoning_effort' must be one of {', '.join(EFFORTS)}; got {raw!r}", "reasoning_effort")
+
+
+def _seed(raw: object) -> int | None:
+    if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int)):
+        raise _bad("'seed' must be an integer", "seed")
+    return raw
+
+
+def _response_format(raw: object) -> ResponseFormat | None:
+    if raw is None:
+        return None
+    kind = raw.get("type") if isinstance(raw, dict) else None
+    if kind == "text" or kind == "json_object":
+        return ResponseFormat(kind=kind)
+    if kind != "json_schema" or not isinstance(raw, dict):
+        raise _bad("'response_format' must be {'type': 'text' | 'json_object' | 'json_schema', ...}", "response_format")
+    spec = raw.get("json_schema")
+    if not isinstance(spec, dict):
+        raise _bad(
+            "a json_schema response_format needs 'json_schema': {'name', 'schema'}", "response_format.json_schema"
+        )
+    name, schema, description = spec.get("name"), spec.get("schema"), spec.get("description")
+    if not isinstance(name, str) or not name:
+        raise _bad("'name' must be a non-empty string", "response_format.json_schema.name")
+    if schema is not None and not isinstance(schema, dict):
+        raise _bad("'schema' must be a JSON schema object", "response_format.json_schema.schema")
+    if description is not None and not isinstance(description, str):
+        raise _bad("'description' must be a string", "response_format.json_schema.description")
+    strict = _optional_bool(spec, "strict", "response_format.json_schema.strict")
+    return ResponseFormat(kind="json_schema", name=name, schema=schema, strict=strict, description=description)
+
+
 def parse_request(body: object) -> ChatRequest:
     """Validate a decoded Chat Completions request body; anything wrong raises InvalidRequest naming the field."""
     if not isinstance(body, dict):
@@ -326,7 +395,7 @@ def parse_request(body: object) -> ChatRequest:
 
     extensions = {k: v for k, v in body.items() if k not in _MODELLED}
     system, messages = _messages(raw_messages)
-    tools = _tools(body.get("tools"), extensions)
+    tools = _tools(body.get("tools"))
     parallel = _optional_bool(body, "parallel_tool_calls", "parallel_tool_calls")
     if parallel is not None and not tools and body.get("tool_choice") is None:
         extensions["parallel_tool_calls"], parallel = parallel, None  # meaningless without tools: relay as is
@@ -350,7 +419,9 @@ def parse_request(body: object) -> ChatRequest:
         stop=_stop(body.get("stop")),
         stream=bool(_optional_bool(body, "stream", "stream")),
         stream_usage=bool(include_usage),
-        reasoning_effort=_optional_str(body, "reasoning_effort"),
+        reasoning_effort=_effort(body.get("reasoning_effort")),
+        response_format=_response_format(body.get("response_format")),
+        seed=_seed(body.get("seed")),
         user=_optional_str(body, "user"),
         extensions={"openai": extensions} if extensions else {},
     )
@@ -364,6 +435,24 @@ def _image_part(part: ImagePart) -> dict[str, Any]:
     if part.detail is not None:
         image["detail"] = part.detail
     return {"type": "image_url", "image_url": image}
+
+
+def _file_part(part: DocumentPart) -> dict[str, Any]:
+    if part.text is not None:  # a plain-text document: its text is what the model reads
+        return {"type": "text", "text": part.text}
+    if part.url is not None:
+        raise InvalidRequest(
+            "a document given by URL cannot be sent to this model (Chat Completions takes files inline)"
+        )
+    file: dict[str, Any] = {}
+    if part.data is not None:
+        file["file_data"] = f"data:{part.media_type or 'application/pdf'};base64,{part.data}"
+    else:
+        file["file_id"] = part.file_id
+    filename = part.filename if part.filename is not None else part.title
+    if filename is not None:
+        file["filename"] = filename
+    return {"type": "file", "file": file}
 
 
 def _text_content(texts: list[str]) -> str | list[dict[str, str]]:
@@ -386,6 +475,8 @@ def _user_messages(parts: tuple[Part, ...], out: list[dict[str, Any]]) -> None:
             content.append({"type": "text", "text": part.text})
         elif isinstance(part, ImagePart):
             content.append(_image_part(part))
+        elif isinstance(part, DocumentPart):
+            content.append(_file_part(part))
     content = result_images + content
     if not content:
         if not out or out[-1]["role"] != "tool":
@@ -448,13 +539,14 @@ def build_upstream_request(
         body["stop"] = list(request.stop)
     if request.reasoning_effort is not None:
         body["reasoning_effort"] = request.reasoning_effort
+    if request.response_format is not None:
+        body["response_format"] = _response_format_value(request.response_format)
+    if request.seed is not None:
+        body["seed"] = request.seed
     if request.user is not None:
         body["user"] = request.user
     if request.tools:
-        body["tools"] = [
-            {"type": "function", "function": _function(tool.name, tool.description, tool.parameters)}
-            for tool in request.tools
-        ]
+        body["tools"] = [{"type": "function", "function": _function(tool)} for tool in request.tools]
         # OpenAI rejects tool_choice and parallel_tool_calls without tools.
         if request.tool_choice is not None:
             body["tool_choice"] = _tool_choice_value(request.tool_choice)
@@ -465,15 +557,30 @@ def build_upstream_request(
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
     for key, value in extensions.items():
-        if key not in _NOT_COPIED and (key != "tools" or request.tools):
+        if key not in _NOT_COPIED:
             body[key] = value
     return orjson.dumps(body)
 
 
-def _function(name: str, description: str | None, parameters: dict[str, Any]) -> dict[str, Any]:
-    function: dict[str, Any] = {"name": name}
-    if description is not None:
-        function["description"] = description
-    if parameters:
-        function["parameters"] = parameters
+def _function(tool: ToolSpec) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": tool.name}
+    if tool.description is not None:
+        function["description"] = tool.description
+    if tool.parameters:
+        function["parameters"] = tool.parameters
+    if tool.strict is not None:
+        function["strict"] = tool.strict
     return function
+
+
+def _response_format_value(fmt: ResponseFormat) -> dict[str, Any]:
+    if fmt.kind != "json_schema":
+        return {"type": fmt.kind}
+    spec: dict[str, Any] = {"name": fmt.name or "response"}
+    if fmt.description is not None:
+        spec["description"] = fmt.description
+    if fmt.schema is not None:
+        spec["schema"] = fmt.schema
+    if fmt.strict is not None:
+        spec["strict"] = fmt.strict
+    return {"type": "json_schema", "json_schema": spec}
