@@ -37,6 +37,12 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="YAML config file (default: the shipped default config)")
     serve.add_argument("--host", help="address to listen on (default: from the config, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: from the config, 8787)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="gateway processes on the one port (default: one per core with state.backend redis, else 1)",
+    )
     serve.set_defaults(handler=_serve)
 
     route = commands.add_parser("route", help="show the routing decision for a prompt, calling nobody")
@@ -71,10 +77,24 @@ def _build_parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> int:
     from tierwise.config.loader import load_settings
     from tierwise.server.app import serve
+    from tierwise.server.workers import default_workers, serve_workers
 
     settings = load_settings(args.config)
-    serve(settings, host=args.host or settings.server.host, port=args.port or settings.server.port)
-    return 0
+    host, port = args.host or settings.server.host, args.port if args.port is not None else settings.server.port
+    workers = default_workers(settings) if args.workers is None else args.workers
+    if workers < 1:
+        print("tierwise: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if workers == 1:
+        serve(settings, host=host, port=port)
+        return 0
+    if not settings.state.shared:
+        print(
+            f"tierwise: warning: {workers} workers with state.backend memory: each worker keeps its own budgets, "
+            "rate limits, circuit breakers and sessions (use state.backend redis to share them)",
+            file=sys.stderr,
+        )
+    return serve_workers(settings, host=host, port=port, workers=workers)
 
 
 def _route(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ from tierwise.config.settings import (
     BreakerSettings,
     CascadeSettings,
     LearnedSettings,
+    LedgerSettings,
     ModelSettings,
     Prices,
     ProviderSettings,
@@ -28,6 +29,8 @@ from tierwise.config.settings import (
     RuleCondition,
     ServerSettings,
     Settings,
+    StateSettings,
+    TelemetrySettings,
     Timeouts,
 )
 from tierwise.errors import ConfigError
@@ -176,6 +179,34 @@ def _resolve(
         routing=_resolve_routing(parsed.routing),
         source=source,
         reliability=_resolve_reliability(reliability),
+        ledger=_resolve_ledger(parsed.ledger, environ, fail),
+        state=_resolve_state(parsed.state, environ, fail),
+        telemetry=_resolve_telemetry(parsed.telemetry, environ),
+    )
+
+
+def _resolve_ledger(p: schema.LedgerFile, environ: Mapping[str, str], fail: Any) -> LedgerSettings:
+    url = (environ.get(p.url_env) if p.url_env else None) or p.url
+    if p.backend == "postgres" and not url:
+        raise fail(("ledger", "url"), "ledger.backend postgres needs a url (postgresql://user@host/db) or url_env")
+    return LedgerSettings(backend=p.backend, url=url if p.backend == "postgres" else None)
+
+
+def _resolve_state(p: schema.StateFile, environ: Mapping[str, str], fail: Any) -> StateSettings:
+    url = (environ.get(p.url_env) if p.url_env else None) or p.url
+    if p.backend == "redis" and not url:
+        raise fail(("state", "url"), "state.backend redis needs a url (redis://host:6379/0) or url_env")
+    return StateSettings(backend=p.backend, url=url if p.backend == "redis" else None)
+
+
+def _resolve_telemetry(p: schema.TelemetryFile, environ: Mapping[str, str]) -> TelemetrySettings:
+    endpoint = (environ.get(p.otlp_endpoint_env) if p.otlp_endpoint_env else None) or p.otlp_endpoint
+    return TelemetrySettings(
+        metrics=p.metrics,
+        access_log=p.access_log,
+        otlp_endpoint=endpoint.rstrip("/") if endpoint else None,
+        otlp_headers=dict(p.otlp_headers),
+        service_name=p.service_name,
     )
 
 

@@ -92,7 +92,25 @@ class ServerFile(_Strict):
 
 
 class LedgerFile(_Strict):
-    path: str = "tierwise.db"
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    path: str = "tierwise.db"  # the SQLite file (backend: sqlite)
+    url: str | None = None  # postgresql://user:password@host/db (backend: postgres)
+    url_env: str | None = None  # when this variable is set, it overrides url (keeps passwords out of the file)
+
+
+class StateFile(_Strict):
+    backend: Literal["memory", "redis"] = "memory"
+    url: str | None = None  # redis://host:6379/0
+    url_env: str | None = None  # when this variable is set, it overrides url
+
+
+class TelemetryFile(_Strict):
+    metrics: bool = True  # GET /metrics in the Prometheus text format
+    access_log: str | None = None  # a file for one JSON line per request ("-": standard error); off when unset
+    otlp_endpoint: str | None = None  # OTLP/HTTP traces (e.g. http://collector:4318); off when unset
+    otlp_endpoint_env: str | None = None  # when this variable is set, it overrides otlp_endpoint
+    otlp_headers: dict[str, str] = Field(default_factory=dict)
+    service_name: str = "tierwise"
 
 
 class CircuitBreakerFile(_Strict):
@@ -118,3 +136,5 @@ class ConfigFile(_Strict):
     tiers: dict[TierName, list[str]]
     routing: RoutingFile = Field(default_factory=lambda: RoutingFile())
     reliability: ReliabilityFile = Field(default_factory=lambda: ReliabilityFile())
+    state: StateFile = Field(default_factory=lambda: StateFile())
+    telemetry: TelemetryFile = Field(default_factory=lambda: TelemetryFile())

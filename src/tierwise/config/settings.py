@@ -136,6 +136,33 @@ class ServerSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LedgerSettings:
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    url: str | None = None  # postgres only; may hold a password: never printed whole
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateSettings:
+    """Where budgets, rate windows, circuit breakers and sessions live: this process, or Redis (shared)."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    url: str | None = None
+
+    @property
+    def shared(self) -> bool:
+        return self.backend != "memory"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TelemetrySettings:
+    metrics: bool = True
+    access_log: str | None = None
+    otlp_endpoint: str | None = None
+    otlp_headers: dict[str, str] = field(default_factory=dict)
+    service_name: str = "tierwise"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     server: ServerSettings
     ledger_path: str
@@ -145,6 +172,9 @@ class Settings:
     routing: RoutingSettings
     source: str  # the file it came from, or "<default>"
     reliability: ReliabilitySettings = field(default_factory=ReliabilitySettings)
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    state: StateSettings = field(default_factory=StateSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
     def tier_of(self, alias: str) -> Tier | None:
         for tier, aliases in self.tiers.items():

@@ -42,3 +42,5 @@ class LedgerEntry:
     side_calls: list[tuple[str, Usage]] = field(default_factory=list)
     session: str | None = None
     key_id: str | None = None
+    error_kind: str | None = None  # the error's class name (BudgetExceeded, UpstreamTimeout, ...): metrics only
+    traceparent: str | None = None  # the caller's W3C trace context, when it sent one: traces only

@@ -10,10 +10,11 @@ import json
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol
 
 from tierwise.config.settings import ModelSettings
 from tierwise.ledger.entry import LedgerEntry
@@ -57,6 +58,12 @@ _FLUSH_INTERVAL_S = 0.05
 _SHUTDOWN_RETRIES = 25  # at 0.2 s apart: how long a closing ledger keeps trying a refusing database
 
 
+class RowObserver(Protocol):
+    """Told about every row once it is written, on the writer thread (metrics, access log, traces)."""
+
+    def observe_batch(self, rows: Iterable[tuple[LedgerEntry, Decimal | None]]) -> None: ...
+
+
 def connect(path: str | Path) -> sqlite3.Connection:
     connection = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
@@ -70,8 +77,16 @@ class Ledger:
     """Owns the writer thread. ``models`` prices each row; ``baseline`` is the model every row is compared
     with (the escalation tier's first model: what running everything on the premium tier would cost)."""
 
-    def __init__(self, path: str | Path, *, models: dict[str, ModelSettings], baseline: str | None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        models: dict[str, ModelSettings],
+        baseline: str | None,
+        observers: Sequence[RowObserver] = (),
+    ) -> None:
         self.path = str(path)
+        self._observers = tuple(observers)
         self._models = models
         self._baseline = models.get(baseline) if baseline else None
         self._prices = PriceBook()
@@ -141,7 +156,18 @@ class Ledger:
             return False
         self._written += len(rows)
         self._failed = None
+        if self._observers:
+            priced = [(entry, _cost_of(row)) for entry, row in zip(batch, rows, strict=True)]
+            for observer in self._observers:
+                try:
+                    observer.observe_batch(priced)
+                except Exception:  # an observer's fault (a full log disk) must not stop the ledger
+                    continue
         return True
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
 
     def _row(self, e: LedgerEntry) -> tuple[object, ...]:
         return tuple(_encodable(value) for value in self._values(e))
@@ -205,6 +231,11 @@ def _bare_row(e: LedgerEntry, error: str) -> tuple[object, ...]:
         str(e.request_id), float(e.started_at), str(e.api), "", 0, None, None, None, None, None, "",
         int(e.status), error, 0, 0, 0, 0, 0, None, None, 0.0, None, 0, "[]", None, None,
     )  # fmt: skip
+
+
+def _cost_of(row: tuple[object, ...]) -> Decimal | None:
+    cost = row[18]
+    return Decimal(cost) if isinstance(cost, str) else None
 
 
 def _decimal_text(value: Decimal | None) -> str | None:

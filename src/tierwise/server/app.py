@@ -11,22 +11,23 @@ from aiohttp import web
 from tierwise.config.settings import Settings
 from tierwise.errors import InvalidRequest, NotFound, TierwiseError
 from tierwise.server.chat import GATEWAY, ChatEndpoint
-from tierwise.server.gateway import Gateway
+from tierwise.server.gateway import Gateway, WorkerPlace
 from tierwise.wire.format import wire_for
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def build_app(settings: Settings) -> web.Application:
+def build_app(settings: Settings, *, worker: WorkerPlace | None = None) -> web.Application:
     app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[_api_shaped_errors])
     app.router.add_post("/v1/chat/completions", ChatEndpoint("openai"))
     app.router.add_post("/v1/messages", ChatEndpoint("anthropic"))
     app.router.add_get("/v1/models", _list_models)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/metrics", _metrics)
 
     async def start(app: web.Application) -> None:
-        app[GATEWAY] = Gateway.start(settings)
+        app[GATEWAY] = Gateway.start(settings, worker=worker)
 
     async def stop(app: web.Application) -> None:
         await app[GATEWAY].close()
@@ -85,26 +86,37 @@ async def _readyz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if ready else 503)
 
 
-def serve(settings: Settings, *, host: str, port: int) -> None:
-    """Run until SIGINT/SIGTERM; the ledger is flushed on the way out."""
+async def _metrics(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    page = gateway.telemetry.render(gateway.circuit_states(), gateway.ledger.pending)
+    if page is None:
+        raise web.HTTPNotFound()
+    return web.Response(body=page, headers={"content-type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+def serve(settings: Settings, *, host: str, port: int, worker: WorkerPlace | None = None) -> None:
+    """Run until SIGINT/SIGTERM; the ledger is flushed on the way out. ``worker``: one of ``--workers N``."""
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:  # not on every platform; asyncio's loop works, a little slower
         pass
-    for note in settings.warnings():
-        print(f"tierwise: warning: {note}", file=sys.stderr)
-    tiers = ", ".join(f"{tier}={'/'.join(models) or '-'}" for tier, models in settings.tiers.items())
-    print(f"tierwise: config {settings.source}; policy {settings.routing.policy}; {tiers}", file=sys.stderr)
-    print(f"tierwise: ledger {settings.ledger_path}", file=sys.stderr)
+    prefix = "tierwise: " if worker is None else f"tierwise[{worker.index}]: "
+    if worker is None or worker.index == 0:
+        for note in settings.warnings():
+            print(f"tierwise: warning: {note}", file=sys.stderr)
+        tiers = ", ".join(f"{tier}={'/'.join(models) or '-'}" for tier, models in settings.tiers.items())
+        print(f"tierwise: config {settings.source}; policy {settings.routing.policy}; {tiers}", file=sys.stderr)
+        print(f"tierwise: ledger {settings.ledger_path}", file=sys.stderr)
     web.run_app(
-        build_app(settings),
+        build_app(settings, worker=worker),
         host=host,
         port=port,
+        reuse_port=worker is not None,
         access_log=None,
         handler_cancellation=True,
         shutdown_timeout=30.0,
         max_field_size=64 * 1024,  # aiohttp's 8 KiB would answer a long header in plain text, not an API error
-        print=lambda line: print(f"tierwise: {line.strip()}", file=sys.stderr, flush=True),
+        print=lambda line: print(f"{prefix}{line.strip()}", file=sys.stderr, flush=True),
     )

@@ -37,6 +37,7 @@ class ChatEndpoint:
         gateway = request.app[GATEWAY]
         started = time.perf_counter()
         entry = LedgerEntry(request_id="twr_" + secrets.token_hex(12), started_at=time.time(), api=self.api)
+        entry.traceparent = request.headers.get("traceparent")
         grant: Grant | None = None
         try:
             grant = gateway.guard.authenticate(request.headers)
@@ -78,7 +79,7 @@ class ChatEndpoint:
 
     def _error(self, err: TierwiseError, entry: LedgerEntry, status: int | None = None) -> web.Response:
         code, body = self.wire.render_error(err)
-        entry.status, entry.error = status or code, err.message
+        entry.status, entry.error, entry.error_kind = status or code, err.message, type(err).__name__
         headers = {"x-tierwise-request-id": entry.request_id, "x-tierwise-attempts": str(len(entry.attempts))}
         if entry.model:
             headers["x-tierwise-model"] = entry.model
@@ -116,6 +117,7 @@ class ChatEndpoint:
             entry.status = 200
         except TierwiseError as err:  # after the first byte: an error event of the client's API, then the end
             entry.status, entry.error = err.http_status, f"mid-stream: {err.message}"
+            entry.error_kind = type(err).__name__
             if isinstance(err, UpstreamError) and err.retryable:  # the model failed us: its breaker should know
                 gateway.dispatcher.circuit(opened.model.alias).failed()
             await response.write(renderer.error(_redacted(err, gateway.upstream_keys)))

@@ -14,6 +14,7 @@ from tierwise.providers.dispatch import Dispatcher
 from tierwise.routing.decision import Router
 from tierwise.routing.policies import build_router
 from tierwise.server.guard import Guard, OpenGuard
+from tierwise.telemetry import Telemetry
 
 
 @dataclass(slots=True)
@@ -26,17 +27,25 @@ class Gateway:
     guard: Guard
     session: aiohttp.ClientSession
     upstream_keys: tuple[str, ...]  # never to be shown: redacted from errors and ledger rows
+    telemetry: Telemetry
 
     @classmethod
-    def start(cls, settings: Settings) -> Gateway:
+    def start(cls, settings: Settings, *, worker: WorkerPlace | None = None) -> Gateway:
         """Must run inside the event loop (the HTTP client session binds to it)."""
+        place = worker or WorkerPlace()
+        telemetry = Telemetry.start(settings, metrics_dir=place.metrics_dir, worker=place.index, workers=place.workers)
         session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True),
             auto_decompress=True,
         )
         escalation = settings.tiers.get("escalation") or ()
         dispatcher = Dispatcher(settings, session)
-        ledger = Ledger(settings.ledger_path, models=settings.models, baseline=escalation[0] if escalation else None)
+        ledger = Ledger(
+            settings.ledger_path,
+            models=settings.models,
+            baseline=escalation[0] if escalation else None,
+            observers=telemetry.observers,
+        )
         # Keys are checked once any key was created (revoked ones too: revoking the last must not open the door).
         guard: Guard = KeyGuard(settings) if has_keys(settings.ledger_path) else OpenGuard()
         return cls(
@@ -48,9 +57,23 @@ class Gateway:
             guard=guard,
             session=session,
             upstream_keys=tuple(p.api_key for p in settings.providers.values() if p.api_key),
+            telemetry=telemetry,
         )
+
+    def circuit_states(self) -> dict[str, str]:
+        return {alias: self.dispatcher.circuit(alias).state for alias in self.settings.models}
 
     async def close(self) -> None:
         await self.session.close()
         self.guard.close()
         self.ledger.close()
+        self.telemetry.close()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerPlace:
+    """Where this process stands among the gateway's workers (``serve --workers N``)."""
+
+    index: int = 0
+    workers: int = 1
+    metrics_dir: str | None = None  # shared by the workers: each one's metric totals, for whoever is scraped
