@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Role = Literal["user", "assistant"]
+# "system" in ``messages`` is an instruction given mid-conversation, kept in its place (Claude Code sends them).
+Role = Literal["user", "assistant", "system"]
 ApiName = Literal["openai", "anthropic"]
 # One effort scale for every API. OpenAI accepts none..xhigh (depending on the model), Anthropic low..max;
 # translators map a value the target lacks to its nearest neighbour or refuse it, and say which in TRANSLATION.md.
@@ -148,6 +149,7 @@ class ChatRequest:
     model: str
     messages: tuple[Message, ...]
     system: tuple[TextPart, ...] = ()
+    betas: tuple[str, ...] = ()  # Anthropic beta features the client declared (anthropic-beta), in its order
     tools: tuple[ToolSpec, ...] = ()
     tool_choice: ToolChoice | None = None
     max_tokens: int | None = None

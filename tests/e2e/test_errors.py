@@ -76,11 +76,11 @@ def test_anthropic_bad_input_is_400_in_anthropic_shape(gateway: GatewayProcess, 
 def test_unknown_model_is_404_for_both_sdks(gateway: GatewayProcess) -> None:
     oa = openai.OpenAI(base_url=gateway.url + "/v1", api_key="k", max_retries=0)
     with pytest.raises(openai.NotFoundError) as oa_error:
-        oa.chat.completions.create(model="gpt-99", messages=[{"role": "user", "content": "x"}])
-    assert "gpt-99" in str(oa_error.value)
+        oa.chat.completions.create(model="mistral-99", messages=[{"role": "user", "content": "x"}])
+    assert "mistral-99" in str(oa_error.value)
     an = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
     with pytest.raises(anthropic.NotFoundError) as an_error:
-        an.messages.create(model="claude-9", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+        an.messages.create(model="llama-9", max_tokens=5, messages=[{"role": "user", "content": "x"}])
     assert an_error.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
 
 

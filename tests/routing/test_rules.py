@@ -83,8 +83,40 @@ def test_capabilities_filter_models(router: RulesRouter) -> None:
 def test_named_model_is_used_as_is(router: RulesRouter) -> None:
     decision = router.decide(ask("hi", model="gpt-5-mini"))
     assert (decision.model, decision.policy, decision.fallbacks) == ("gpt-5-mini", "direct", ())
-    with pytest.raises(NotFound, match="model 'gpt-0' is not configured"):
-        router.decide(ask("hi", model="gpt-0"))
+    with pytest.raises(NotFound, match="model 'llama-3' is not configured and matches no model pattern"):
+        router.decide(ask("hi", model="llama-3"))
+
+
+@pytest.mark.parametrize(
+    ("model", "tier"),
+    [
+        ("claude-opus-5-5", "escalation"),  # Claude Code 2.1's default main model
+        ("claude-haiku-4-5-20251001", "speed"),  # its background model
+        ("claude-sonnet-4-6[1m]", "default"),
+        ("us.anthropic.claude-opus-4-7-v1:0", "escalation"),
+        ("gpt-5.3-codex", "default"),  # Codex's default
+        ("gpt-5.1-codex-mini", "speed"),
+        ("o3", "escalation"),
+        ("o4-mini", "speed"),
+        ("gpt-5.2-pro", "escalation"),
+    ],
+)
+def test_unknown_ids_of_known_families_route_by_pattern(
+    settings: Settings, router: RulesRouter, model: str, tier: str
+) -> None:
+    decision = router.decide(ask("hello there", model=model))
+    assert decision.tier == tier and decision.policy == "rules"
+    assert f"model '{model}' matches pattern" in decision.reason
+    assert decision.model == settings.tiers[decision.tier][0]
+
+
+def test_a_pattern_may_leave_the_tier_to_the_policy() -> None:
+    text = default_config_text().replace("tier: escalation}      # Claude Code", "tier: auto}      # Claude Code")
+    settings = parse_settings(text, source="t", environ={})
+    decision = RulesRouter(settings, KeywordTaskClassifier()).decide(ask("translate this", model="claude-opus-5-5"))
+    assert decision.tier == "speed" and "rule 'light task'" in decision.reason
+    router = RulesRouter(settings, KeywordTaskClassifier())
+    assert router.decide(ask("hi", model="claude-opus-9", explicit_tier="default")).tier == "default"
 
 
 def test_route_input_reads_request_and_headers() -> None:

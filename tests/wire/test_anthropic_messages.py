@@ -6,6 +6,7 @@ from __future__ import annotations
 import email.utils
 import random
 import time
+from dataclasses import replace
 from typing import Any
 
 import anthropic
@@ -270,7 +271,8 @@ def _with_block(block: Any, role: str = "user") -> dict[str, Any]:
         (_body(messages=[]), "messages"),
         (_body(messages={"role": "user"}), "messages"),
         (_body(messages=["hi"]), "messages.0"),
-        (_body(messages=[{"role": "system", "content": "x"}]), "messages.0.role"),
+        (_body(messages=[{"role": "tool", "content": "x"}]), "messages.0.role"),
+        (_body(messages=[{"role": "system", "content": [{"type": "image"}]}]), "messages.0.content.0.type"),
         (_body(messages=[{"role": "user", "content": 5}]), "messages.0.content"),
         (_body(messages=[{"role": "user"}]), "messages.0.content"),
         (_with_block({"type": "text"}), "messages.1.content.0.text"),
@@ -960,15 +962,19 @@ def test_parse_upstream_error_tolerates_non_json_bodies() -> None:
 
 def test_public_names() -> None:
     assert set(wire.__all__) == {
+        "ANTHROPIC_VERSION",
         "UPSTREAM_PATH",
         "StreamRenderer",
         "UpstreamStreamParser",
         "build_upstream_request",
+        "parse_betas",
         "parse_request",
         "parse_upstream_error",
         "parse_upstream_response",
         "render_error",
         "render_response",
+        "request_headers",
+        "upstream_betas",
         "upstream_headers",
     }
     assert isinstance(SseEvent(None, "x"), SseEvent)
@@ -1052,3 +1058,25 @@ def test_usage_cache_writes_by_lifetime_both_ways() -> None:
     assert (usage.input_tokens, usage.cache_write_tokens, usage.cache_write_1h_tokens) == (610, 500, 300)
     assert usage_to_anthropic(usage) == raw
     assert usage_from_anthropic({"input_tokens": 1, "cache_creation_input_tokens": 7}).cache_write_1h_tokens == 0
+def test_beta_header_is_split_in_order_without_blanks_or_repeats() -> None:
+    assert wire.parse_betas(None) == ()
+    assert wire.parse_betas(" a-1 , b-2,,a-1, c-3 ") == ("a-1", "b-2", "c-3")
+
+
+def test_system_messages_in_messages_are_kept_in_place_and_leave_their_beta_behind() -> None:
+    request = wire.parse_request(
+        _body(messages=[{"role": "user", "content": "hi"}, {"role": "system", "content": "be brief"}])
+    )
+    assert [m.role for m in request.messages] == ["user", "system"]
+    request = replace(request, betas=("per-turn-control-2026-07-01", "effort-2025-11-24"))
+    assert wire.request_headers(request) == {"anthropic-beta": "effort-2025-11-24"}
+    sent = orjson.loads(wire.build_upstream_request(request, upstream_model="m"))
+    assert sent["messages"] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "hi"},
+                {"type": "text", "text": "<system-reminder>\nbe brief\n</system-reminder>"},
+            ],
+        }
+    ]

@@ -16,10 +16,12 @@ from pydantic import ValidationError
 
 from tierwise.config import schema
 from tierwise.config.settings import (
+    DEFAULT_MODEL_PATTERNS,
     BreakerSettings,
     CascadeSettings,
     LearnedSettings,
     LedgerSettings,
+    ModelPattern,
     ModelSettings,
     Prices,
     ProviderSettings,
@@ -28,6 +30,7 @@ from tierwise.config.settings import (
     Rule,
     RuleCondition,
     ServerSettings,
+    SessionSettings,
     Settings,
     StateSettings,
     TelemetrySettings,
@@ -250,12 +253,28 @@ def _resolve_routing(r: schema.RoutingFile) -> RoutingSettings:
         )
         for i, rule in enumerate(r.rules)
     )
+    patterns = DEFAULT_MODEL_PATTERNS
+    if r.model_patterns is not None:
+        patterns = tuple(
+            ModelPattern(match=p.match, tier=None if p.tier == "auto" else p.tier) for p in r.model_patterns
+        )
+    s = r.sessions
     return RoutingSettings(
         policy=r.policy,
         default_tier=r.default_tier,
         rules=rules,
         fallback_to_next_tier=r.fallback_to_next_tier,
         sticky_sessions=r.sticky_sessions,
+        sessions=SessionSettings(
+            ttl_s=s.ttl,
+            capacity=s.capacity,
+            escalate=s.escalate,
+            tool_errors=s.tool_errors,
+            repeated_calls=s.repeated_calls,
+            corrections=s.corrections,
+            context_tokens=s.context_tokens,
+        ),
+        model_patterns=patterns,
         learned=LearnedSettings(
             artifact=r.learned.artifact,
             threshold=r.learned.threshold,

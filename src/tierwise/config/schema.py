@@ -74,11 +74,28 @@ class CascadeFile(_Strict):
     strong_tier: TierName = "escalation"
 
 
+class ModelPatternFile(_Strict):
+    match: str = Field(min_length=1)  # a glob over requested model ids, e.g. "claude-*opus*" (case-insensitive)
+    tier: TierName | Literal["auto"]  # auto: the routing policy decides, as for model "auto"
+
+
+class SessionsFile(_Strict):
+    ttl: float = Field(6 * 3600.0, gt=0)  # seconds a session is remembered after its last request
+    capacity: int = Field(100_000, ge=1)  # sessions kept in memory; the least recently used go first
+    escalate: bool = True  # act on the operational signals below (False: only hold the tier)
+    tool_errors: int = Field(2, ge=1)  # failed tool results in a row
+    repeated_calls: int = Field(3, ge=2)  # the same tool call (name and arguments) made this many times in a row
+    corrections: int = Field(1, ge=1)  # user turns that correct the model (counted over the conversation)
+    context_tokens: int = Field(150_000, ge=1)  # the conversation grew past this many tokens
+
+
 class RoutingFile(_Strict):
     policy: Literal["rules", "learned", "cascade"] = "rules"
     default_tier: TierName = "default"
     fallback_to_next_tier: bool = True
     sticky_sessions: bool = True
+    sessions: SessionsFile = Field(default_factory=lambda: SessionsFile())
+    model_patterns: list[ModelPatternFile] | None = None  # None: the shipped patterns (docs/AGENTS.md)
     rules: list[RuleFile] = Field(default_factory=list)
     learned: LearnedFile = Field(default_factory=lambda: LearnedFile())
     cascade: CascadeFile = Field(default_factory=lambda: CascadeFile())

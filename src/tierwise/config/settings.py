@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -96,14 +97,62 @@ class CascadeSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ModelPattern:
+    """Requested model ids matching ``match`` (a case-insensitive glob) go to ``tier``; None: the policy decides."""
+
+    match: str
+    tier: Tier | None
+
+    def matches(self, model: str) -> bool:
+        return fnmatch.fnmatchcase(model.lower(), self.match.lower())
+
+
+# Shipped so that agents' own default model ids are routed: first match wins. Claude by family; OpenAI's small
+# models to speed, its pro and o-series reasoning models to escalation, the rest (codex included) to default.
+_SHIPPED_PATTERNS: tuple[tuple[str, Tier], ...] = (
+    ("*claude*opus*", "escalation"),
+    ("*claude*sonnet*", "default"),
+    ("*claude*haiku*", "speed"),
+    ("gpt-*mini*", "speed"),
+    ("gpt-*nano*", "speed"),
+    ("o[0-9]*-mini*", "speed"),
+    ("gpt-*-pro*", "escalation"),
+    ("o[0-9]*-pro*", "escalation"),
+    ("o[0-9]", "escalation"),
+    ("o[0-9]-*", "escalation"),
+    ("gpt-*", "default"),
+)
+DEFAULT_MODEL_PATTERNS = tuple(ModelPattern(match=match, tier=tier) for match, tier in _SHIPPED_PATTERNS)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionSettings:
+    """How long sessions are remembered, and the operational signals that move one up (see routing.sessions)."""
+
+    ttl_s: float = 6 * 3600.0
+    capacity: int = 100_000
+    escalate: bool = True
+    tool_errors: int = 2
+    repeated_calls: int = 3
+    corrections: int = 1
+    context_tokens: int = 150_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RoutingSettings:
     policy: PolicyName = "rules"
     default_tier: Tier = "default"
     rules: tuple[Rule, ...] = ()
     fallback_to_next_tier: bool = True
     sticky_sessions: bool = True
+    sessions: SessionSettings = field(default_factory=SessionSettings)
+    model_patterns: tuple[ModelPattern, ...] = DEFAULT_MODEL_PATTERNS
     learned: LearnedSettings = field(default_factory=LearnedSettings)
     cascade: CascadeSettings = field(default_factory=CascadeSettings)
+
+    def pattern_for(self, model: str) -> ModelPattern | None:
+        """The first model pattern matching a requested id, or None."""
+        return next((pattern for pattern in self.model_patterns if pattern.matches(model)), None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

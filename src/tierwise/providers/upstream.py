@@ -40,13 +40,16 @@ class UpstreamProvider:
             max_tokens_field=self._max_tokens_field,
         )
 
+    def _request_headers(self, request: ChatRequest) -> dict[str, str]:
+        extra = self.wire.request_headers(request)
+        return {**self._headers, **extra} if extra else self._headers
+
     async def complete(self, request: ChatRequest, model: ModelSettings) -> ChatResponse:
         body = self._body(request, model)
+        headers = self._request_headers(request)
         # Without streaming the whole answer is the first byte, so only the total timeout applies.
         try:
-            async with self._session.post(
-                self._url, data=body, headers=self._headers, timeout=self._timeout
-            ) as response:
+            async with self._session.post(self._url, data=body, headers=headers, timeout=self._timeout) as response:
                 payload = await response.read()
                 if response.status >= 400:
                     raise self.wire.parse_upstream_error(response.status, payload, response.headers)
@@ -64,9 +67,10 @@ class UpstreamProvider:
         """Events as they arrive, in batches: all the events of one network read together, so the server can
         send them on in one write. Close the iterator (``aclose``) to cancel the upstream call."""
         body = self._body(request, model)
+        headers = self._request_headers(request)
         try:
             async with asyncio.timeout(self._first_token_s):
-                response = await self._session.post(self._url, data=body, headers=self._headers, timeout=self._timeout)
+                response = await self._session.post(self._url, data=body, headers=headers, timeout=self._timeout)
             finished = False
             try:
                 if response.status >= 400:

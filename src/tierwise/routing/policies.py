@@ -10,6 +10,16 @@ from tierwise.routing.sticky import StickyRouter
 
 
 def build_router(settings: Settings) -> Router:
+    """The configured policy, wrapped in session stickiness when that is on."""
+    return with_sessions(build_policy(settings), settings)
+
+
+def with_sessions(policy: Router, settings: Settings) -> Router:
+    return StickyRouter(policy, settings) if settings.routing.sticky_sessions else policy
+
+
+def build_policy(settings: Settings) -> Router:
+    """The configured policy alone: what a request would get without its session's history."""
     rules = RulesRouter(settings, KeywordTaskClassifier())
     router: Router = rules
     if settings.routing.policy == "learned":
@@ -20,4 +30,4 @@ def build_router(settings: Settings) -> Router:
         from tierwise.routing.cascade import CascadeRouter
 
         router = CascadeRouter(settings, rules)
-    return StickyRouter(router, settings) if settings.routing.sticky_sessions else router
+    return router

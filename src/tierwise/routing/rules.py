@@ -40,14 +40,14 @@ class RulesRouter:
         return decide_in_tier(self._settings, tier, reasons, route_input, policy=self.name)
 
     def direct_decision(self, route_input: RouteInput) -> RoutingDecision | None:
-        """A model named by alias is used as it is: no routing, no fallbacks."""
+        """A model named by alias is used as it is: no routing, no fallbacks. An unknown id of a known family
+        goes to its pattern's tier."""
         requested = route_input.requested_model
         if requested == AUTO or requested.startswith("tier/"):
             return None
         model = self._settings.models.get(requested)
         if model is None:
-            known = ", ".join(["auto", "tier/speed", "tier/default", "tier/escalation", *self._settings.models])
-            raise NotFound(f"model '{requested}' is not configured; use one of: {known}", param="model")
+            return self._pattern_decision(route_input)
         problem = unfit_reason(model, route_input)
         reasons = ["model named by the client"] + ([f"warning: {problem}"] if problem else [])
         return RoutingDecision(
@@ -56,6 +56,21 @@ class RulesRouter:
             reasons=tuple(reasons),
             policy="direct",
         )
+
+    def _pattern_decision(self, route_input: RouteInput) -> RoutingDecision | None:
+        """An id no model is configured under: a model pattern names its tier (None: the policy routes it)."""
+        requested = route_input.requested_model
+        pattern = self._settings.routing.pattern_for(requested)
+        if pattern is None:
+            known = ", ".join(["auto", "tier/speed", "tier/default", "tier/escalation", *self._settings.models])
+            raise NotFound(
+                f"model '{requested}' is not configured and matches no model pattern; use one of: {known}",
+                param="model",
+            )
+        if pattern.tier is None or route_input.explicit_tier is not None:
+            return None  # routed like "auto" (or the tier the x-tierwise-tier header asks for)
+        reasons = [f"model '{requested}' matches pattern '{pattern.match}': tier {pattern.tier}"]
+        return decide_in_tier(self._settings, pattern.tier, reasons, route_input, policy=self.name)
 
     def match_rules(self, route_input: RouteInput) -> tuple[Tier, list[str]] | None:
         """The tier an explicit request or a matching rule picks, with why; None if nothing matches."""

@@ -12,6 +12,7 @@ from tierwise.config.settings import Settings
 from tierwise.errors import InvalidRequest, NotFound, TierwiseError
 from tierwise.server.chat import GATEWAY, ChatEndpoint
 from tierwise.server.gateway import Gateway, WorkerPlace
+from tierwise.server.messages import MessagesEndpoint, count_tokens
 from tierwise.wire.format import wire_for
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -20,8 +21,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def build_app(settings: Settings, *, worker: WorkerPlace | None = None) -> web.Application:
     app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[_api_shaped_errors])
     app.router.add_post("/v1/chat/completions", ChatEndpoint("openai"))
-    app.router.add_post("/v1/messages", ChatEndpoint("anthropic"))
+    app.router.add_post("/v1/messages", MessagesEndpoint())
+    app.router.add_post("/v1/messages/count_tokens", count_tokens)
     app.router.add_get("/v1/models", _list_models)
+    app.router.add_get("/v1/models/{model_id:.+}", _get_model)
+    app.router.add_get("/", _root)  # HEAD / too: clients probe the base URL before their first call
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
@@ -58,20 +62,43 @@ async def _api_shaped_errors(request: web.Request, handler: Handler) -> web.Stre
         return web.Response(status=status, body=body, content_type="application/json")
 
 
+_ROUTED = ("auto", "tier/speed", "tier/default", "tier/escalation")
+
+
+def _model_object(name: str, anthropic: bool) -> dict[str, object]:
+    if anthropic:
+        return {"type": "model", "id": name, "display_name": name, "created_at": "2025-01-01T00:00:00Z"}
+    return {"id": name, "object": "model", "created": 0, "owned_by": "tierwise"}
+
+
 async def _list_models(request: web.Request) -> web.Response:
     settings = request.app[GATEWAY].settings
-    names = ["auto", "tier/speed", "tier/default", "tier/escalation", *settings.models]
-    if _is_anthropic(request):
-        data = [
-            {"type": "model", "id": name, "display_name": name, "created_at": "2025-01-01T00:00:00Z"} for name in names
-        ]
+    names = [*_ROUTED, *settings.models]
+    anthropic = _is_anthropic(request)
+    data = [_model_object(name, anthropic) for name in names]
+    if anthropic:
         payload: dict[str, object] = {"data": data, "has_more": False, "first_id": names[0], "last_id": names[-1]}
     else:
-        payload = {
-            "object": "list",
-            "data": [{"id": name, "object": "model", "created": 0, "owned_by": "tierwise"} for name in names],
-        }
+        payload = {"object": "list", "data": data}
     return web.Response(body=orjson.dumps(payload), content_type="application/json")
+
+
+async def _get_model(request: web.Request) -> web.Response:
+    """A name the gateway answers to: the routed names, a configured alias, or an id one of the model patterns
+    routes (so a client that checks its default model before using it finds it)."""
+    settings = request.app[GATEWAY].settings
+    name = request.match_info["model_id"]
+    anthropic = _is_anthropic(request)
+    if name not in _ROUTED and name not in settings.models and settings.routing.pattern_for(name) is None:
+        status, body = wire_for("anthropic" if anthropic else "openai").render_error(
+            NotFound(f"model '{name}' is not configured and matches no model pattern", param="model")
+        )
+        return web.Response(status=status, body=body, content_type="application/json")
+    return web.Response(body=orjson.dumps(_model_object(name, anthropic)), content_type="application/json")
+
+
+async def _root(request: web.Request) -> web.Response:
+    return web.json_response({"name": "tierwise", "status": "ok"})
 
 
 async def _healthz(request: web.Request) -> web.Response:

@@ -43,7 +43,7 @@ class ChatEndpoint:
             grant = gateway.guard.authenticate(request.headers)
             entry.key_id = grant.key_id
             limits = gateway.settings.server
-            chat = self.wire.parse_request(_few_messages(await _read_json(request, limits.max_body_bytes), limits))
+            chat = self.parse(_few_messages(await _read_json(request, limits.max_body_bytes), limits), request)
             entry.requested_model, entry.stream = chat.model, chat.stream
             features = route_input(chat, _tierwise_headers(request), caller=grant.key_id)
             entry.session = features.session
@@ -76,6 +76,10 @@ class ChatEndpoint:
                 grant.settle(entry)
             _redact_entry(entry, gateway.upstream_keys)
             gateway.ledger.record(entry)
+
+    def parse(self, body: object, request: web.Request) -> ChatRequest:
+        """The internal request; an API whose headers carry part of the request overrides this."""
+        return self.wire.parse_request(body)
 
     def _error(self, err: TierwiseError, entry: LedgerEntry, status: int | None = None) -> web.Response:
         code, body = self.wire.render_error(err)

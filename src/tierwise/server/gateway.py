@@ -12,7 +12,7 @@ from tierwise.ledger.store import Ledger
 from tierwise.providers.cascade import CascadeDispatcher
 from tierwise.providers.dispatch import Dispatcher
 from tierwise.routing.decision import Router
-from tierwise.routing.policies import build_router
+from tierwise.routing.policies import build_policy, with_sessions
 from tierwise.server.guard import Guard, OpenGuard
 from tierwise.telemetry import Telemetry
 
@@ -21,6 +21,7 @@ from tierwise.telemetry import Telemetry
 class Gateway:
     settings: Settings
     router: Router
+    policy: Router  # the router without session state, for questions that must not move a session
     dispatcher: Dispatcher
     cascade: CascadeDispatcher
     ledger: Ledger
@@ -48,9 +49,11 @@ class Gateway:
         )
         # Keys are checked once any key was created (revoked ones too: revoking the last must not open the door).
         guard: Guard = KeyGuard(settings) if has_keys(settings.ledger_path) else OpenGuard()
+        policy = build_policy(settings)
         return cls(
             settings=settings,
-            router=build_router(settings),
+            router=with_sessions(policy, settings),
+            policy=policy,
             dispatcher=dispatcher,
             cascade=CascadeDispatcher(settings, dispatcher),
             ledger=ledger,

@@ -93,18 +93,36 @@ def _thinking(thinking: Thinking) -> dict[str, Any]:
         rendered["display"] = thinking.display
     return rendered
 
+# Beta features the gateway answers for itself and so does not pass on: system messages inside ``messages``
+# (the per-turn-control beta) are rewritten below, so no upstream needs the beta for them.
+_CONSUMED_BETAS = ("per-turn-control-",)
+
+
+def upstream_betas(request: ChatRequest) -> str | None:
+    """The ``anthropic-beta`` header for an Anthropic upstream: the client's betas, in its order, less those
+    whose body features the translation removed; None when there are none."""
+    rewrites_system = any(message.role == "system" for message in request.messages)
+    kept = [b for b in request.betas if not (rewrites_system and b.startswith(_CONSUMED_BETAS))]
+    return ",".join(kept) or None
+
 
 def _render_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
     # Anthropic requires alternating roles, non-empty content and tool results first in their user turn.
     turns: list[tuple[str, list[dict[str, Any]]]] = []
     for message in messages:
-        blocks = [b for b in map(_block, message.parts) if b is not None]
+        role: str = message.role
+        if role == "system":
+            # An instruction given mid-conversation becomes a marked text block of the user's side, in place:
+            # the cached prefix stays intact and every Claude model accepts it (Claude Code's own fallback).
+            role, blocks = "user", [_system_reminder(p) for p in message.parts if isinstance(p, TextPart) and p.text]
+        else:
+            blocks = [b for b in map(_block, message.parts) if b is not None]
         if not blocks:
             continue
-        if turns and turns[-1][0] == message.role:
+        if turns and turns[-1][0] == role:
             turns[-1][1].extend(blocks)
         else:
-            turns.append((message.role, blocks))
+            turns.append((role, blocks))
     if turns and turns[-1][0] == "assistant" and turns[-1][1][-1]["type"] == "text":
         # A final assistant turn (a prefill) may not end in whitespace; the model continues from it anyway.
         blocks = turns[-1][1]
@@ -117,6 +135,11 @@ def _render_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
         if role == "user":
             blocks.sort(key=lambda b: b["type"] != "tool_result")  # stable: keeps each group's order
     return [{"role": role, "content": blocks} for role, blocks in turns]
+
+
+def _system_reminder(part: TextPart) -> dict[str, Any]:
+    text = f"<system-reminder>\n{part.text}\n</system-reminder>"
+    return _text_block(TextPart(text=text, cache_control=part.cache_control))
 
 
 def _text_block(part: TextPart) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from tierwise.types import (
     ToolResultPart,
     ToolSpec,
 )
-from tierwise.wire._anthropic_request import build_upstream_request
+from tierwise.wire._anthropic_request import build_upstream_request, upstream_betas
 from tierwise.wire._anthropic_response import (
     parse_upstream_error,
     parse_upstream_response,
@@ -41,19 +41,26 @@ from tierwise.wire._anthropic_response import (
 from tierwise.wire._anthropic_stream import StreamRenderer, UpstreamStreamParser
 
 __all__ = [
+    "ANTHROPIC_VERSION",
     "UPSTREAM_PATH",
     "StreamRenderer",
     "UpstreamStreamParser",
     "build_upstream_request",
+    "parse_betas",
     "parse_request",
     "parse_upstream_error",
     "parse_upstream_response",
     "render_error",
     "render_response",
+    "request_headers",
+    "upstream_betas",
     "upstream_headers",
 ]
 
 UPSTREAM_PATH = "/v1/messages"
+# The version sent upstream, whatever the client sent: the one whose request and response shapes these
+# translators are written against. Clients' own versions (SDKs send newer dates) are accepted and not forwarded;
+# features beyond it travel as betas (``anthropic-beta``), which are forwarded.
 ANTHROPIC_VERSION = "2023-06-01"
 
 # Top-level request fields translated into ChatRequest fields; every other field goes to extensions["anthropic"].
@@ -78,6 +85,19 @@ _MODELLED = frozenset(
 )
 _SUPPORTED_BLOCKS = "text, image, document, tool_use, tool_result, thinking, redacted_thinking"
 _EFFORTS = ("low", "medium", "high", "xhigh", "max")
+
+
+def parse_betas(header: str | None) -> tuple[str, ...]:
+    """The beta names of an ``anthropic-beta`` header (comma-separated; the header may also be repeated and
+    joined by the caller), in order, without blanks or repeats."""
+    if not header:
+        return ()
+    return tuple(dict.fromkeys(name.strip() for name in header.split(",") if name.strip()))
+
+
+def request_headers(request: ChatRequest) -> dict[str, str]:
+    betas = upstream_betas(request)
+    return {"anthropic-beta": betas} if betas else {}
 
 
 def upstream_headers(api_key: str | None) -> dict[str, str]:
@@ -202,8 +222,12 @@ def _parse_message(raw: object, param: str) -> Message:
     if not isinstance(raw, dict):
         raise InvalidRequest(f"{param}: must be an object", param=param)
     role = raw.get("role")
+    if role == "system":
+        return Message(role="system", parts=_parse_system_message(raw.get("content"), param))
     if role != "user" and role != "assistant":
-        raise InvalidRequest(f"{param}.role: must be 'user' or 'assistant', got {role!r}", param=f"{param}.role")
+        raise InvalidRequest(
+            f"{param}.role: must be 'user', 'assistant' or 'system', got {role!r}", param=f"{param}.role"
+        )
     content = raw.get("content")
     if isinstance(content, str):
         return Message(role=role, parts=(TextPart(text=content),))
@@ -213,6 +237,26 @@ def _parse_message(raw: object, param: str) -> Message:
         )
     parts = tuple(_parse_block(b, role, f"{param}.content.{i}") for i, b in enumerate(content))
     return Message(role=role, parts=parts)
+
+
+def _parse_system_message(content: object, param: str) -> tuple[TextPart, ...]:
+    """A system message inside ``messages`` (an instruction given mid-conversation): text only."""
+    if isinstance(content, str):
+        if not content:
+            raise InvalidRequest(f"{param}.content: a system message needs text", param=f"{param}.content")
+        return (TextPart(text=content),)
+    if not isinstance(content, list) or not content:
+        raise InvalidRequest(
+            f"{param}.content: a system message must be a string or an array of text blocks", param=f"{param}.content"
+        )
+    parts = []
+    for i, block in enumerate(content):
+        where = f"{param}.content.{i}"
+        if not isinstance(block, dict) or block.get("type") != "text":
+            kind = block.get("type") if isinstance(block, dict) else None
+            raise InvalidRequest(f"{where}: system messages hold text blocks only, got {kind!r}", param=f"{where}.type")
+        parts.append(TextPart(text=_string(block, "text", where), cache_control=_cache_control(block, where)))
+    return tuple(parts)
 
 
 def _parse_block(block: object, role: str, param: str) -> Part:

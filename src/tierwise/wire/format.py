@@ -40,6 +40,10 @@ class WireFormat(Protocol):
 
     # Upstream: tierwise is the client.
     def upstream_headers(self, api_key: str | None) -> dict[str, str]: ...
+    def request_headers(self, request: ChatRequest) -> dict[str, str]:
+        """Headers one request needs beyond the provider's fixed ones (Anthropic's beta features)."""
+        ...
+
     def build_upstream_request(
         self,
         request: ChatRequest,

@@ -52,6 +52,7 @@ __all__ = [
     "parse_upstream_response",
     "render_error",
     "render_response",
+    "request_headers",
     "upstream_headers",
 ]
 
@@ -81,6 +82,11 @@ _MODELLED = frozenset(
 # Extension keys build_upstream_request never copies as they are: the ChatRequest's own values win.
 _NOT_COPIED = frozenset({"model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens"})
 _UNSUPPORTED_PARTS = {"input_audio": "audio input"}
+
+
+def request_headers(request: ChatRequest) -> dict[str, str]:
+    """Nothing per request: Chat Completions has no beta header (Anthropic's betas are not forwarded here)."""
+    return {}
 
 
 def upstream_headers(api_key: str | None) -> dict[str, str]:
@@ -525,6 +531,9 @@ def build_upstream_request(
     for message in request.messages:
         if message.role == "user":
             _user_messages(message.parts, messages)
+        elif message.role == "system":  # an instruction given mid-conversation stays in its place
+            texts = [p.text for p in message.parts if isinstance(p, TextPart)]
+            messages.append({"role": "system", "content": _text_content(texts)})
         else:
             messages.append(_assistant_message(message.parts))
     body: dict[str, Any] = {"model": upstream_model, "messages": messages}
