@@ -1058,6 +1058,8 @@ def test_usage_cache_writes_by_lifetime_both_ways() -> None:
     assert (usage.input_tokens, usage.cache_write_tokens, usage.cache_write_1h_tokens) == (610, 500, 300)
     assert usage_to_anthropic(usage) == raw
     assert usage_from_anthropic({"input_tokens": 1, "cache_creation_input_tokens": 7}).cache_write_1h_tokens == 0
+
+
 def test_beta_header_is_split_in_order_without_blanks_or_repeats() -> None:
     assert wire.parse_betas(None) == ()
     assert wire.parse_betas(" a-1 , b-2,,a-1, c-3 ") == ("a-1", "b-2", "c-3")

@@ -93,6 +93,7 @@ def _thinking(thinking: Thinking) -> dict[str, Any]:
         rendered["display"] = thinking.display
     return rendered
 
+
 # Beta features the gateway answers for itself and so does not pass on: system messages inside ``messages``
 # (the per-turn-control beta) are rewritten below, so no upstream needs the beta for them.
 _CONSUMED_BETAS = ("per-turn-control-",)
