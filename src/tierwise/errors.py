@@ -10,6 +10,7 @@
     │   ├── PayloadTooLarge          413
     │   └── RateLimited              429: a gateway key's request or token rate limit
     │       └── BudgetExceeded       429: a gateway key's daily or monthly budget is spent
+    ├── StateUnavailable             503: the shared state (Redis) behind key limits cannot be reached
     └── UpstreamError                the provider's failure: 5xx towards the client
         ├── UpstreamUnavailable      503: no model could be reached (missing key, all fallbacks exhausted)
         ├── UpstreamTimeout          504
@@ -92,6 +93,13 @@ class RateLimited(ClientError):
 
 class BudgetExceeded(RateLimited):
     kind = "budget_exceeded"
+
+
+class StateUnavailable(TierwiseError):
+    """Key budgets and rate limits fail closed: without the shared state, a limited key is not let through."""
+
+    status = 503
+    kind = "overloaded"
 
 
 class UpstreamError(TierwiseError):

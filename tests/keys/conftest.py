@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -16,6 +18,7 @@ from tierwise.ledger.entry import LedgerEntry
 from tierwise.routing.decision import RouteInput, RoutingDecision, Tier
 from tierwise.types import ChatRequest, Message, TextPart, Usage
 
+T = TypeVar("T")
 NOON = datetime(2025, 3, 14, 12, 0, tzinfo=UTC).timestamp()
 
 
@@ -77,5 +80,15 @@ def finished(grant: KeyGrant, model: str = "claude-sonnet-4-6", usage: Usage | N
 def admitted(guard: KeyGuard, key: str, c: Call | None = None) -> KeyGrant:
     c = c or call()
     grant = guard.authenticate({"authorization": f"Bearer {key}"})
-    grant.admit(c.request, c.decision, c.route)
+    run_now(grant.admit(c.request, c.decision, c.route))
     return grant
+
+
+def run_now(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that must not wait (the memory state never does), inside or outside an event loop."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coroutine.close()
+    raise AssertionError("the memory key state waited")

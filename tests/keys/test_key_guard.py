@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.keys.conftest import NOON, Clock, admitted, call, finished, make
+from tests.keys.conftest import NOON, Clock, admitted, call, finished, make, run_now
 from tierwise.config.settings import Settings
 from tierwise.errors import AuthenticationFailed, BudgetExceeded, PermissionDenied, RateLimited
 from tierwise.keys import KeyGuard, KeyLimits, KeyStore
@@ -64,7 +64,7 @@ def test_background_refresh_sees_a_revocation(settings: Settings) -> None:
         else:
             pytest.fail("the revocation was not picked up")
     finally:
-        guard.close()
+        run_now(guard.close())
 
 
 def test_allowed_tiers(settings: Settings, clock: Clock) -> None:
@@ -136,7 +136,7 @@ def test_monthly_budget_and_the_reservation_covers_fallbacks(settings: Settings,
 
 
 def test_max_tokens_defaults_to_the_models_limit(settings: Settings, clock: Clock) -> None:
-    guard, new = make(settings, clock)
+    guard, new = make(settings, clock, daily_budget=Decimal(100))  # a key with no limits reserves nothing
     grant = admitted(guard, new.key, call(tokens=0, max_tokens=None))
     assert grant.reserved == 64_000 * Decimal("0.000015")  # sonnet's max_output_tokens at $15/M
 
@@ -161,11 +161,11 @@ def test_spend_survives_a_restart(settings: Settings, clock: Clock) -> None:
 
 
 def test_a_key_limited_to_some_tiers_never_escalates_out_of_them(settings: Settings, clock: Clock) -> None:
-    guard, new = make(settings, clock, tiers=frozenset({"speed", "default"}))
+    guard, new = make(settings, clock, tiers=frozenset({"speed", "default"}), daily_budget=Decimal(100))
     c = call()
     wide = dataclasses.replace(c.decision, escalations=("claude-opus-4-7", "gpt-5.2"), cascade=True)
     grant = guard.authenticate({"authorization": f"Bearer {new.key}"})
-    permitted = grant.admit(c.request, wide, c.route)
+    permitted = run_now(grant.admit(c.request, wide, c.route))
     assert permitted.escalations == () and not permitted.cascade  # both would reach the escalation tier
     assert permitted.model == wide.model and permitted.fallbacks == wide.fallbacks
     # Its reservation is for the models it may reach, not for Opus.

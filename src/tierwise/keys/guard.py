@@ -1,6 +1,7 @@
 """The guard that checks gateway keys: who may call, on which tiers, how often, and for how much.
 
-Per request it hashes the presented key, looks it up in memory and does arithmetic; it never reads SQLite.
+Per request it hashes the presented key, looks it up in memory and reserves through the configured state
+(``tierwise.state``: this process's memory, or Redis shared by every replica); it never reads SQLite.
 A background thread re-reads the keys table every ``KEY_REFRESH_S`` seconds, so a revoked (or a newly
 created) key takes effect on a running gateway within that time.
 """
@@ -17,7 +18,7 @@ from decimal import Decimal
 
 from tierwise.config.settings import Settings
 from tierwise.errors import AuthenticationFailed, PermissionDenied
-from tierwise.keys.account import Hold, KeyAccount
+from tierwise.keys.account import refusal_error
 from tierwise.keys.limits import PeriodClock
 from tierwise.keys.prices import ZERO, model_rates, most_of
 from tierwise.keys.spend import spend_by_key
@@ -25,6 +26,8 @@ from tierwise.keys.store import KeyRecord, KeyStore, hash_key, read_keys
 from tierwise.ledger.entry import LedgerEntry
 from tierwise.pricing import PriceBook
 from tierwise.routing.decision import RouteInput, RoutingDecision
+from tierwise.state import KeyState, Quota, Reservation
+from tierwise.state.memory import MemoryKeyState
 from tierwise.types import ChatRequest
 
 KEY_REFRESH_S = 1.0  # how soon a revocation reaches a running gateway
@@ -43,8 +46,10 @@ class KeyGuard:
         *,
         clock: Callable[[], float] = time.time,
         refresh_s: float | None = KEY_REFRESH_S,
+        state: KeyState | None = None,
     ) -> None:
-        """``refresh_s=None``: no background thread (tests call ``refresh()`` themselves)."""
+        """``refresh_s=None``: no background thread (tests call ``refresh()`` themselves). ``state``: where
+        budgets and rate windows live (default: this process's memory)."""
         self.path = settings.ledger_path
         self.refresh_s = refresh_s
         self._clock = clock
@@ -61,7 +66,8 @@ class KeyGuard:
         now = clock()
         self._periods = PeriodClock(now)
         self._by_hash: dict[str, KeyRecord] = {}
-        self._accounts: dict[str, KeyAccount] = {}
+        self.state: KeyState = state if state is not None else MemoryKeyState()
+        self._quotas: dict[str, Quota] = {}
         self._stop = threading.Event()
         KeyStore(self.path).prepare()
         self.refresh()
@@ -69,8 +75,13 @@ class KeyGuard:
         records = {record.key_id: record for record in self._by_hash.values()}
         for key_id, spent in spend_by_key(self.path, periods).items():
             if key_id in records:
-                account = self._accounts[key_id] = KeyAccount(records[key_id], now, periods)
-                account.load(periods, spent.today, spent.this_month)
+                self.state.preload(
+                    self._quota(records[key_id]),
+                    day=periods.day,
+                    month=periods.month,
+                    day_spent=spent.today,
+                    month_spent=spent.this_month,
+                )
         self._thread: threading.Thread | None = None
         if refresh_s is not None:
             self._thread = threading.Thread(target=self._refresh_loop, name="tierwise-keys", daemon=True)
@@ -96,16 +107,26 @@ class KeyGuard:
             raise AuthenticationFailed("invalid gateway key" if _presented(headers) else _MISSING)
         if record.revoked_at is not None:
             raise AuthenticationFailed(f"gateway key {record.key_id} has been revoked")
-        account = self._accounts.get(record.key_id)
-        if account is None:  # first use since start-up: nothing spent in this process or the ledger
-            now = self._clock()
-            account = self._accounts[record.key_id] = KeyAccount(record, now, self._periods.at(now))
-        return KeyGrant(self, record, account)
+        return KeyGrant(self, record, self._quota(record))
 
-    def close(self) -> None:
+    def _quota(self, record: KeyRecord) -> Quota:
+        quota = self._quotas.get(record.key_id)
+        if quota is None:
+            limits = record.limits
+            quota = self._quotas[record.key_id] = Quota(
+                key_id=record.key_id,
+                daily_budget=limits.daily_budget,
+                monthly_budget=limits.monthly_budget,
+                requests_per_minute=limits.requests_per_minute,
+                tokens_per_minute=limits.tokens_per_minute,
+            )
+        return quota
+
+    async def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5.0)
+        await self.state.close()
 
     def _refresh_loop(self) -> None:
         while not self._stop.wait(self.refresh_s):
@@ -116,9 +137,9 @@ class KeyGuard:
 
     # --- for KeyGrant ---
 
-    def _admit(
-        self, record: KeyRecord, account: KeyAccount, request: ChatRequest, decision: RoutingDecision, route: RouteInput
-    ) -> tuple[Hold, RoutingDecision]:
+    async def _admit(
+        self, record: KeyRecord, quota: Quota, request: ChatRequest, decision: RoutingDecision, route: RouteInput
+    ) -> tuple[Reservation | None, RoutingDecision]:
         allowed = record.limits.tiers
         if allowed is not None:
             tier = decision.tier or self._tier_of.get(decision.model)
@@ -133,8 +154,16 @@ class KeyGuard:
         if decision.cascade:
             checker, strong = self._cascade_tiers  # a cascade may also pay a checker and the strong tier
             cost += most_of(self._rates, checker, tokens, max_tokens) + most_of(self._rates, strong, tokens, max_tokens)
+        if not quota.limited:  # nothing to count: no trip to the state
+            return None, decision
         now = self._clock()
-        return account.admit(now, self._periods.at(now), cost, tokens), decision
+        periods = self._periods.at(now)
+        verdict = await self.state.reserve(
+            quota, day=periods.day, month=periods.month, cost=cost, tokens=tokens, now=now
+        )
+        if not isinstance(verdict, Reservation):
+            raise refusal_error(record, verdict, periods, now)
+        return verdict, decision
 
     def _within(self, decision: RoutingDecision, allowed: frozenset[str]) -> RoutingDecision:
         """The decision without the escalations and cascade calls that would leave the key's tiers."""
@@ -144,7 +173,7 @@ class KeyGuard:
             return decision
         return replace(decision, escalations=escalations, cascade=cascade)
 
-    def _settle(self, account: KeyAccount, hold: Hold, entry: LedgerEntry) -> None:
+    def _settle(self, quota: Quota, hold: Reservation, entry: LedgerEntry) -> None:
         cost, tokens = ZERO, 0
         for alias, usage in ((entry.model, entry.usage), *entry.side_calls):
             model = self._models.get(alias) if alias else None
@@ -153,29 +182,29 @@ class KeyGuard:
             if spent is not None:
                 cost += spent
             tokens += usage.input_tokens + usage.output_tokens
-        account.settle(hold, cost, tokens)
+        self.state.settle(quota, hold, cost=cost, tokens=tokens)
 
 
 class KeyGrant:
     """One request's permission under a gateway key."""
 
-    __slots__ = ("_account", "_guard", "_hold", "_record", "key_id")
+    __slots__ = ("_guard", "_hold", "_quota", "_record", "key_id")
 
-    def __init__(self, guard: KeyGuard, record: KeyRecord, account: KeyAccount) -> None:
+    def __init__(self, guard: KeyGuard, record: KeyRecord, quota: Quota) -> None:
         self.key_id: str | None = record.key_id
         self._guard = guard
         self._record = record
-        self._account = account
-        self._hold: Hold | None = None
+        self._quota = quota
+        self._hold: Reservation | None = None
 
-    def admit(self, request: ChatRequest, decision: RoutingDecision, route_input: RouteInput) -> RoutingDecision:
-        self._hold, permitted = self._guard._admit(self._record, self._account, request, decision, route_input)
+    async def admit(self, request: ChatRequest, decision: RoutingDecision, route_input: RouteInput) -> RoutingDecision:
+        self._hold, permitted = await self._guard._admit(self._record, self._quota, request, decision, route_input)
         return permitted
 
     def settle(self, entry: LedgerEntry) -> None:
         hold, self._hold = self._hold, None
         if hold is not None:
-            self._guard._settle(self._account, hold, entry)
+            self._guard._settle(self._quota, hold, entry)
 
     @property
     def reserved(self) -> Decimal:

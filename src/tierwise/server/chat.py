@@ -49,7 +49,7 @@ class ChatEndpoint:
             entry.session = features.session
             decision = gateway.router.decide(features)
             entry.policy, entry.tier, entry.reasons = decision.policy, decision.tier, decision.reason
-            decision = grant.admit(chat, decision, features)
+            decision = await grant.admit(chat, decision, features)
             if chat.stream:
                 return await self._stream(request, gateway, chat, decision, features, entry, started)
             if decision.cascade:

@@ -14,6 +14,7 @@ from tierwise.providers.dispatch import Dispatcher
 from tierwise.routing.decision import Router
 from tierwise.routing.policies import build_policy, with_sessions
 from tierwise.server.guard import Guard, OpenGuard
+from tierwise.state import open_key_state
 from tierwise.telemetry import Telemetry
 
 
@@ -48,7 +49,9 @@ class Gateway:
             observers=telemetry.observers,
         )
         # Keys are checked once any key was created (revoked ones too: revoking the last must not open the door).
-        guard: Guard = KeyGuard(settings) if has_keys(settings.ledger_path) else OpenGuard()
+        guard: Guard = (
+            KeyGuard(settings, state=open_key_state(settings.state)) if has_keys(settings.ledger_path) else OpenGuard()
+        )
         policy = build_policy(settings)
         return cls(
             settings=settings,
@@ -68,7 +71,7 @@ class Gateway:
 
     async def close(self) -> None:
         await self.session.close()
-        self.guard.close()
+        await self.guard.close()
         self.ledger.close()
         self.telemetry.close()
 

@@ -19,7 +19,7 @@ class Grant(Protocol):
 
     key_id: str | None
 
-    def admit(self, request: ChatRequest, decision: RoutingDecision, route_input: RouteInput) -> RoutingDecision:
+    async def admit(self, request: ChatRequest, decision: RoutingDecision, route_input: RouteInput) -> RoutingDecision:
         """Check allowed tiers and limits and reserve budget; raises a ClientError (403/429) to refuse.
 
         Returns the decision as permitted: without fallbacks into tiers the caller may not use."""
@@ -33,13 +33,13 @@ class Guard(Protocol):
         """Raises AuthenticationFailed (401) when the request carries no valid key."""
         ...
 
-    def close(self) -> None: ...
+    async def close(self) -> None: ...
 
 
 class _OpenGrant:
     key_id: str | None = None
 
-    def admit(self, request: ChatRequest, decision: RoutingDecision, route_input: RouteInput) -> RoutingDecision:
+    async def admit(self, request: ChatRequest, decision: RoutingDecision, route_input: RouteInput) -> RoutingDecision:
         return decision
 
     def settle(self, entry: LedgerEntry) -> None:
@@ -55,5 +55,5 @@ class OpenGuard:
     def authenticate(self, headers: Mapping[str, str]) -> Grant:
         return _OPEN_GRANT
 
-    def close(self) -> None:
+    async def close(self) -> None:
         return None
