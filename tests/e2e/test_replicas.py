@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import urllib.error
-import urllib.request
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -133,9 +133,19 @@ def test_a_revocation_reaches_every_replica(
     restart_with_keys(replicas, tmp_path, fake_anthropic, fake_openai)
     assert [send(gateway.url, new.key) for gateway in replicas] == [200, 200]
     subprocess.run(
-        [sys.executable, "-m", "tierwise.cli", "keys", "revoke", new.record.key_id, "--ledger", str(tmp_path / "shared.db")],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tierwise.cli",
+            "keys",
+            "revoke",
+            new.record.key_id,
+            "--ledger",
+            str(tmp_path / "shared.db"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     revoked_at = time.monotonic()
     pending = set(range(len(replicas)))
     while pending and time.monotonic() - revoked_at < 10:
