@@ -7,7 +7,8 @@ Conventions (chosen once, here, so that no translator has to guess):
 - ``Usage.output_tokens`` includes reasoning/thinking tokens; ``reasoning_tokens`` says how many of them were.
 - A tool call's ``arguments`` is the JSON text of the arguments, exactly as the model produced it.
 - ``extensions`` carries request fields that only one API understands, keyed by API name (``"openai"`` or
-  ``"anthropic"``). They are forwarded only to an upstream that speaks the same API, never invented.
+  ``"anthropic"`` or ``"responses"``). They are forwarded only to an upstream that speaks the same API, never
+  invented.
 - Reasoning is asked for in two independent ways, as the APIs do: ``reasoning_effort`` (how hard to think,
   OpenAI's ``reasoning_effort`` / ``reasoning.effort`` and Anthropic's ``output_config.effort``, one vocabulary,
   see ``Effort``) and ``thinking`` (Anthropic's switch: enabled with a token budget, adaptive or disabled).
@@ -22,7 +23,7 @@ from typing import Any, Literal
 
 # "system" in ``messages`` is an instruction given mid-conversation, kept in its place (Claude Code sends them).
 Role = Literal["user", "assistant", "system"]
-ApiName = Literal["openai", "anthropic"]
+ApiName = Literal["openai", "anthropic", "responses"]  # Chat Completions, Messages, OpenAI Responses
 # One effort scale for every API. OpenAI accepts none..xhigh (depending on the model), Anthropic low..max;
 # translators map a value the target lacks to its nearest neighbour or refuse it, and say which in TRANSLATION.md.
 Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
