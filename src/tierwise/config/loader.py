@@ -218,10 +218,12 @@ def _resolve_provider(name: str, p: schema.ProviderFile, environ: Mapping[str, s
     base_url = base_url or _DEFAULT_BASE_URLS.get(p.kind)
     if not base_url:
         raise fail(("providers", name, "base_url"), f"provider '{name}' of kind {p.kind} needs a base_url")
+    if p.kind == "anthropic" and p.api is not None:
+        raise fail(("providers", name, "api"), f"provider '{name}': 'api' applies to OpenAI-style providers only")
     return ProviderSettings(
         name=name,
         kind=p.kind,
-        api="anthropic" if p.kind == "anthropic" else "openai",
+        api="anthropic" if p.kind == "anthropic" else ("responses" if p.api == "responses" else "openai"),
         base_url=base_url.rstrip("/"),
         api_key=(environ.get(p.api_key_env) or None) if p.api_key_env else None,
         api_key_env=p.api_key_env,

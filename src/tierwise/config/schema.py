@@ -22,6 +22,8 @@ class TimeoutsFile(_Strict):
 
 class ProviderFile(_Strict):
     kind: Literal["anthropic", "openai", "openai-compatible", "openrouter", "ollama", "vllm"]
+    # Which OpenAI API an OpenAI-style provider is called with: Chat Completions (default) or Responses.
+    api: Literal["chat", "responses"] | None = None
     base_url: str | None = None
     base_url_env: str | None = None  # when this variable is set, it overrides base_url
     api_key_env: str | None = None

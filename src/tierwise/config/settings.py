@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Literal
 
 from tierwise.routing.decision import Tier
+from tierwise.types import ApiName
 
 ProviderKind = Literal["anthropic", "openai", "openai-compatible", "openrouter", "ollama", "vllm"]
 Capability = Literal["tools", "vision", "thinking"]
@@ -25,7 +26,7 @@ class Timeouts:
 class ProviderSettings:
     name: str
     kind: ProviderKind
-    api: Literal["openai", "anthropic"]  # the wire format it speaks
+    api: ApiName  # the wire format it speaks
     base_url: str
     api_key: str | None  # resolved from the environment; never logged
     api_key_env: str | None

@@ -12,7 +12,17 @@ from typing import Any
 import orjson
 
 from tierwise.errors import InvalidRequest
-from tierwise.types import ChatRequest, ImagePart, Message, TextPart, ToolCallPart, ToolChoice, ToolResultPart
+from tierwise.types import (
+    ChatRequest,
+    DocumentPart,
+    ImagePart,
+    Message,
+    ResponseFormat,
+    TextPart,
+    ToolCallPart,
+    ToolChoice,
+    ToolResultPart,
+)
 from tierwise.wire._responses_tools import TOOLS_KEY, custom_input
 
 # Advisory Responses fields a client's request carries upstream unchanged.
@@ -39,6 +49,33 @@ def _image(part: ImagePart) -> dict[str, Any]:
     return {"type": "input_image", "image_url": url, "detail": part.detail or "auto"}
 
 
+def _file(part: DocumentPart) -> dict[str, Any]:
+    if part.text is not None:  # a plain-text document: its text is what the model reads
+        return {"type": "input_text", "text": part.text}
+    file: dict[str, Any] = {"type": "input_file"}
+    if part.url is not None:
+        file["file_url"] = part.url
+    elif part.data is not None:
+        file["file_data"] = f"data:{part.media_type or 'application/pdf'};base64,{part.data}"
+    else:
+        file["file_id"] = part.file_id
+    filename = part.filename if part.filename is not None else part.title
+    if filename is not None:
+        file["filename"] = filename
+    return file
+
+
+def _text_format(fmt: ResponseFormat) -> dict[str, Any]:
+    if fmt.kind != "json_schema":
+        return {"type": fmt.kind}
+    rendered: dict[str, Any] = {"type": "json_schema", "name": fmt.name or "response", "schema": fmt.schema or {}}
+    if fmt.description is not None:
+        rendered["description"] = fmt.description
+    if fmt.strict is not None:
+        rendered["strict"] = fmt.strict
+    return rendered
+
+
 def _result_output(part: ToolResultPart) -> str | list[dict[str, Any]]:
     if all(isinstance(p, TextPart) for p in part.content):
         return "".join(p.text for p in part.content if isinstance(p, TextPart))
@@ -61,6 +98,8 @@ class _Input:
                 content.append({"type": "input_text", "text": part.text})
             elif isinstance(part, ImagePart):
                 content.append(_image(part))
+            elif isinstance(part, DocumentPart):
+                content.append(_file(part))
         if content:
             self.items.append({"type": "message", "role": "user", "content": content})
 
@@ -96,7 +135,7 @@ def _tools(request: ChatRequest, table: dict[str, Any] | None) -> list[dict[str,
                 "name": t.name,
                 "description": t.description,
                 "parameters": t.parameters or {"type": "object", "properties": {}},
-                "strict": False,
+                "strict": bool(t.strict),
             }
             for t in request.tools
         ]
@@ -134,12 +173,6 @@ def _from_chat(chat: dict[str, Any], body: dict[str, Any]) -> None:
     for key, value in chat.items():
         if key in _CHAT_SAME:
             body[key] = value
-        elif key == "response_format" and isinstance(value, dict):
-            kind = value.get("type")
-            if kind == "json_schema" and isinstance(value.get("json_schema"), dict):
-                body.setdefault("text", {})["format"] = {"type": "json_schema", **value["json_schema"]}
-            elif kind in ("json_object", "text"):
-                body.setdefault("text", {})["format"] = {"type": kind}
         elif key == "verbosity":
             body.setdefault("text", {})["verbosity"] = value
         elif key not in _CHAT_HANDLED and value not in (None, False):
@@ -183,8 +216,18 @@ def build_upstream_request(
         reasoning["effort"] = request.reasoning_effort
     if reasoning:
         body["reasoning"] = reasoning
-    if sent.get("text") is not None:
-        body["text"] = sent["text"]
+    text = dict(sent.get("text") or {})
+    text.pop("format", None)
+    if request.response_format is not None:
+        text["format"] = _text_format(request.response_format)
+    if text:
+        body["text"] = text
+    if request.seed is not None:
+        raise InvalidRequest("'seed' cannot be honoured by this model (the Responses API has no seed)", param="seed")
+    if request.thinking is not None and request.thinking.mode != "disabled" and request.reasoning_effort is None:
+        raise InvalidRequest(
+            "'thinking' cannot be honoured by this model; ask for reasoning with an effort instead", param="thinking"
+        )
     if request.user is not None:
         body["user"] = request.user
     for key in _FORWARDED:

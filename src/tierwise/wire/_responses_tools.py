@@ -120,7 +120,12 @@ class ToolTable:
             parameters = tool.get("parameters")
             if parameters is not None and not isinstance(parameters, dict):
                 raise _bad("'parameters' must be a JSON schema object", f"{where}.parameters")
-            spec = ToolSpec(name=flat_name(namespace, name), description=description, parameters=parameters or {})
+            strict = tool.get("strict")
+            if strict is not None and not isinstance(strict, bool):
+                raise _bad("'strict' must be a boolean", f"{where}.strict")
+            spec = ToolSpec(
+                name=flat_name(namespace, name), description=description, parameters=parameters or {}, strict=strict
+            )
         else:
             spec = ToolSpec(
                 name=flat_name(namespace, name),

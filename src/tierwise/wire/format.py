@@ -1,4 +1,4 @@
-"""The interface every wire-format module implements (``openai_chat``, ``anthropic_messages``).
+"""The interface every wire-format module implements (``openai_chat``, ``anthropic_messages``, ``responses``).
 
 A wire format is a module, not a class: it holds no state but its stream classes. Both directions live in
 one module because they share the vocabulary of one API.
@@ -58,7 +58,7 @@ class WireFormat(Protocol):
 
 
 def wire_for(api: ApiName) -> WireFormat:
-    from tierwise.wire import anthropic_messages, openai_chat
+    from tierwise.wire import anthropic_messages, openai_chat, responses
 
-    module: ModuleType = anthropic_messages if api == "anthropic" else openai_chat
-    return cast(WireFormat, module)
+    modules: dict[str, ModuleType] = {"anthropic": anthropic_messages, "openai": openai_chat, "responses": responses}
+    return cast(WireFormat, modules[api])

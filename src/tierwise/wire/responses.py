@@ -19,10 +19,14 @@ from typing import Any
 
 from tierwise.errors import InvalidRequest
 from tierwise.types import (
+    EFFORTS,
     ChatRequest,
+    DocumentPart,
+    Effort,
     ImagePart,
     Message,
     Part,
+    ResponseFormat,
     TextPart,
     ToolCallPart,
     ToolResultPart,
@@ -166,12 +170,32 @@ def _image(part: dict[str, Any], where: str) -> ImagePart:
     return ImagePart(media_type=media_type, data=data, detail=detail)
 
 
-def _content(content: object, where: str, *, assistant: bool) -> tuple[TextPart | ImagePart, ...]:
+def _file(part: dict[str, Any], where: str) -> DocumentPart:
+    for key in ("file_data", "file_id", "file_url", "filename"):
+        if part.get(key) is not None and not isinstance(part[key], str):
+            raise _bad(f"'{key}' must be a string", f"{where}.{key}")
+    data, filename = part.get("file_data"), part.get("filename")
+    if part.get("file_url") is not None:
+        return DocumentPart(media_type="application/pdf", url=part["file_url"], filename=filename)
+    if data is None:
+        if part.get("file_id") is None:
+            raise _bad("an input_file needs 'file_data', 'file_url' or 'file_id'", where)
+        return DocumentPart(file_id=part["file_id"], filename=filename)
+    media_type = "application/pdf"
+    if data.startswith("data:"):
+        header, comma, data = data[5:].partition(",")
+        media_type, _, encoding = header.partition(";")
+        if not comma or encoding != "base64" or not media_type:
+            raise _bad("'file_data' must look like data:<media type>;base64,<data>", f"{where}.file_data")
+    return DocumentPart(media_type=media_type, data=data, filename=filename)
+
+
+def _content(content: object, where: str, *, assistant: bool) -> tuple[TextPart | ImagePart | DocumentPart, ...]:
     if isinstance(content, str):
         return (TextPart(text=content),)
     if not isinstance(content, list):
         raise _bad("'content' must be a string or an array of content parts", f"{where}.content")
-    parts: list[TextPart | ImagePart] = []
+    parts: list[TextPart | ImagePart | DocumentPart] = []
     for j, part in enumerate(content):
         here = f"{where}.content[{j}]"
         kind = part.get("type") if isinstance(part, dict) else None
@@ -183,8 +207,8 @@ def _content(content: object, where: str, *, assistant: bool) -> tuple[TextPart 
             parts.append(TextPart(text=_text_of(part, "refusal", here)))
         elif kind == "input_image" and not assistant:
             parts.append(_image(part, here))
-        elif kind == "input_file":
-            raise _bad("file input ('input_file' parts) is not supported by this gateway", f"{here}.type")
+        elif kind == "input_file" and not assistant:
+            parts.append(_file(part, here))
         elif kind == "input_audio":
             raise _bad("audio input ('input_audio' parts) is not supported by this gateway", f"{here}.type")
         else:
@@ -222,7 +246,10 @@ def _call_id(item: dict[str, Any], where: str) -> str:
 def _output(raw: object, where: str) -> tuple[TextPart | ImagePart, ...]:
     if isinstance(raw, str):
         return (TextPart(text=raw),) if raw else ()
-    return _content(raw, where, assistant=False) if isinstance(raw, list) else ()
+    parts = _content(raw, where, assistant=False) if isinstance(raw, list) else ()
+    if any(isinstance(p, DocumentPart) for p in parts):
+        raise _bad("files in a tool output are not supported; put them in a user message", where)
+    return tuple(p for p in parts if not isinstance(p, DocumentPart))
 
 
 def _item(item: object, where: str, out: _Conversation, table: ToolTable) -> None:
@@ -268,15 +295,44 @@ def _item(item: object, where: str, out: _Conversation, table: ToolTable) -> Non
         raise _bad(f"unknown input item type {kind!r}", f"{where}.type")
 
 
-def _reasoning(raw: object) -> str | None:
+def _reasoning(raw: object) -> Effort | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
         raise _bad("'reasoning' must be an object", "reasoning")
     effort = raw.get("effort")
-    if effort is not None and not isinstance(effort, str):
-        raise _bad("'reasoning.effort' must be a string", "reasoning.effort")
-    return effort
+    if effort is None:
+        return None
+    for known in EFFORTS:
+        if effort == known:
+            return known
+    raise _bad(f"'reasoning.effort' must be one of {', '.join(EFFORTS)}; got {effort!r}", "reasoning.effort")
+
+
+def _text_format(raw: object) -> ResponseFormat | None:
+    """``text.format``; ``text.verbosity`` is advice kept for a Responses upstream."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise _bad("'text' must be an object", "text")
+    fmt = raw.get("format")
+    if fmt is None:
+        return None
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if kind in ("text", "json_object"):
+        return ResponseFormat(kind=kind)
+    if kind != "json_schema" or not isinstance(fmt, dict):
+        raise _bad("'text.format' must be {'type': 'text' | 'json_object' | 'json_schema', ...}", "text.format")
+    name, schema, description, strict = fmt.get("name"), fmt.get("schema"), fmt.get("description"), fmt.get("strict")
+    if not isinstance(name, str) or not name:
+        raise _bad("a json_schema format needs a non-empty string 'name'", "text.format.name")
+    if not isinstance(schema, dict):
+        raise _bad("a json_schema format needs 'schema', a JSON schema object", "text.format.schema")
+    if description is not None and not isinstance(description, str):
+        raise _bad("'description' must be a string", "text.format.description")
+    if strict is not None and not isinstance(strict, bool):
+        raise _bad("'strict' must be a boolean", "text.format.strict")
+    return ResponseFormat(kind="json_schema", name=name, schema=schema, strict=strict, description=description)
 
 
 def parse_request(body: object) -> ChatRequest:
@@ -343,6 +399,7 @@ def parse_request(body: object) -> ChatRequest:
         stream=bool(stream),
         stream_usage=True,
         reasoning_effort=_reasoning(body.get("reasoning")),
+        response_format=_text_format(body.get("text")),
         user=user,
         extensions={"responses": extensions},
     )
