@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,10 +42,12 @@ def plan_reply(
     tools: Sequence[ToolSpec],
     tool_choice: str | None,
     parallel_allowed: bool = True,
+    output_schema: Mapping[str, Any] | None = None,
 ) -> Reply:
     """The answer to a request.
 
-    ``tool_choice`` is ``"auto"``/``None``, ``"none"``, ``"required"`` (any tool) or a tool name.
+    ``tool_choice`` is ``"auto"``/``None``, ``"none"``, ``"required"`` (any tool) or a tool name. With an
+    ``output_schema`` (structured output) the text answer is JSON that satisfies it.
     """
     if tool_results:
         return Reply(text=f"[{model}] tool result: " + " | ".join(tool_results))
@@ -52,6 +55,8 @@ def plan_reply(
     if chosen:
         calls = tuple(ToolCall(name=t.name, arguments=example_arguments(t.schema)) for t in chosen)
         return Reply(text="", tool_calls=calls)
+    if output_schema is not None:
+        return Reply(text=json.dumps(example_value(output_schema), separators=(",", ":")))
     return Reply(text=f"[{model}] echo: {user_text}")
 
 

@@ -264,6 +264,7 @@ def _reply_for(body: dict[str, Any]) -> Reply:
     ]
     choice = body.get("tool_choice") or {}
     forced = {"any": "required", "none": "none", "tool": choice.get("name")}.get(choice.get("type", "auto"))
+    fmt = (body.get("output_config") or {}).get("format") or {}
     return plan_reply(
         model=body["model"],
         user_text=_last_user_text(body),
@@ -271,6 +272,7 @@ def _reply_for(body: dict[str, Any]) -> Reply:
         tools=tools,
         tool_choice=forced,
         parallel_allowed=not choice.get("disable_parallel_tool_use", False),
+        output_schema=fmt.get("schema") if fmt.get("type") == "json_schema" else None,
     )
 
 

@@ -297,6 +297,7 @@ def _reply_for(body: dict[str, Any]) -> Reply:
     choice = body.get("tool_choice")
     if isinstance(choice, dict):
         choice = (choice.get("function") or {}).get("name")
+    fmt = body.get("response_format") or {}
     return plan_reply(
         model=body["model"],
         user_text=user_text,
@@ -304,6 +305,7 @@ def _reply_for(body: dict[str, Any]) -> Reply:
         tools=tools,
         tool_choice=choice,
         parallel_allowed=body.get("parallel_tool_calls") is not False,
+        output_schema=(fmt.get("json_schema") or {}).get("schema") if fmt.get("type") == "json_schema" else None,
     )
 
 

@@ -13,6 +13,7 @@ from tierwise.errors import InvalidRequest, NotFound, TierwiseError
 from tierwise.server.chat import GATEWAY, ChatEndpoint
 from tierwise.server.gateway import Gateway, WorkerPlace
 from tierwise.server.messages import MessagesEndpoint, count_tokens
+from tierwise.server.responses import ResponsesEndpoint
 from tierwise.wire.format import wire_for
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -23,6 +24,7 @@ def build_app(settings: Settings, *, worker: WorkerPlace | None = None) -> web.A
     app.router.add_post("/v1/chat/completions", ChatEndpoint("openai"))
     app.router.add_post("/v1/messages", MessagesEndpoint())
     app.router.add_post("/v1/messages/count_tokens", count_tokens)
+    app.router.add_post("/v1/responses", ResponsesEndpoint())
     app.router.add_get("/v1/models", _list_models)
     app.router.add_get("/v1/models/{model_id:.+}", _get_model)
     app.router.add_get("/", _root)  # HEAD / too: clients probe the base URL before their first call

@@ -18,7 +18,7 @@ from tierwise.routing.decision import RouteInput, RoutingDecision
 from tierwise.routing.features import route_input
 from tierwise.server.gateway import Gateway
 from tierwise.server.guard import Grant
-from tierwise.types import ApiName, ChatRequest, StreamEnd, StreamEvent, StreamStart
+from tierwise.types import ApiName, ChatRequest, ChatResponse, StreamEnd, StreamEvent, StreamStart
 from tierwise.wire.format import StreamRenderer, WireFormat, wire_for
 
 GATEWAY = web.AppKey("gateway", Gateway)
@@ -43,7 +43,8 @@ class ChatEndpoint:
             grant = gateway.guard.authenticate(request.headers)
             entry.key_id = grant.key_id
             limits = gateway.settings.server
-            chat = self.parse(_few_messages(await _read_json(request, limits.max_body_bytes), limits), request)
+            body = _few_messages(await _read_json(request, limits.max_body_bytes), limits)
+            chat = self.parse(body, request, grant.key_id)
             entry.requested_model, entry.stream = chat.model, chat.stream
             features = route_input(chat, _tierwise_headers(request), caller=grant.key_id)
             entry.session = features.session
@@ -58,7 +59,7 @@ class ChatEndpoint:
                 response = await gateway.dispatcher.complete(chat, decision, entry)
             entry.usage, entry.status = response.usage, 200
             return web.Response(
-                body=self.wire.render_response(response),
+                body=self.render_response(response, chat, entry),
                 content_type="application/json",
                 headers=_explain(entry),
             )
@@ -77,9 +78,21 @@ class ChatEndpoint:
             _redact_entry(entry, gateway.upstream_keys)
             gateway.ledger.record(entry)
 
-    def parse(self, body: object, request: web.Request) -> ChatRequest:
-        """The internal request; an API whose headers carry part of the request overrides this."""
+    # Hooks for an API whose requests or answers depend on more than the body and the upstream's answer
+    # (Messages: headers, see messages.py; Responses: the response store, see responses.py).
+
+    def parse(self, body: object, request: web.Request, caller: str | None) -> ChatRequest:
+        """The internal request; ``caller`` is the gateway key's id (None when keys are off)."""
         return self.wire.parse_request(body)
+
+    def render_response(self, response: ChatResponse, chat: ChatRequest, entry: LedgerEntry) -> bytes:
+        return self.wire.render_response(response)
+
+    def stream_renderer(self, chat: ChatRequest, entry: LedgerEntry) -> StreamRenderer:
+        return self.wire.StreamRenderer(include_usage=chat.stream_usage)
+
+    def stream_finished(self, chat: ChatRequest, renderer: StreamRenderer, entry: LedgerEntry) -> None:
+        return None
 
     def _error(self, err: TierwiseError, entry: LedgerEntry, status: int | None = None) -> web.Response:
         code, body = self.wire.render_error(err)
@@ -102,7 +115,7 @@ class ChatEndpoint:
         started: float,
     ) -> web.StreamResponse:
         opened = await gateway.dispatcher.open_stream(chat, decision, entry)
-        renderer = self.wire.StreamRenderer(include_usage=chat.stream_usage)
+        renderer = self.stream_renderer(chat, entry)
         response = web.StreamResponse(
             status=200,
             headers={
@@ -119,6 +132,7 @@ class ChatEndpoint:
                 await response.write(_render(renderer, batch, entry))
             await response.write(renderer.done())
             entry.status = 200
+            self.stream_finished(chat, renderer, entry)
         except TierwiseError as err:  # after the first byte: an error event of the client's API, then the end
             entry.status, entry.error = err.http_status, f"mid-stream: {err.message}"
             entry.error_kind = type(err).__name__
@@ -184,12 +198,12 @@ def _redact_entry(entry: LedgerEntry, keys: tuple[str, ...]) -> None:
 
 
 def _few_messages(body: object, limits: ServerSettings) -> object:
-    messages = body.get("messages") if isinstance(body, dict) else None
-    if isinstance(messages, list) and len(messages) > limits.max_messages:
-        raise InvalidRequest(
-            f"'messages' has {len(messages)} items; this gateway accepts at most {limits.max_messages}",
-            param="messages",
-        )
+    for key in ("messages", "input"):  # Chat Completions and Messages, Responses
+        items = body.get(key) if isinstance(body, dict) else None
+        if isinstance(items, list) and len(items) > limits.max_messages:
+            raise InvalidRequest(
+                f"'{key}' has {len(items)} items; this gateway accepts at most {limits.max_messages}", param=key
+            )
     return body
 
 

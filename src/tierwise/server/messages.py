@@ -35,7 +35,7 @@ class MessagesEndpoint(ChatEndpoint):
     def __init__(self) -> None:
         super().__init__("anthropic")
 
-    def parse(self, body: object, request: web.Request) -> ChatRequest:
+    def parse(self, body: object, request: web.Request, caller: str | None) -> ChatRequest:
         return _parse(body, request)
 
 
