@@ -283,6 +283,7 @@ def test_upstream_request_from_a_chat_completions_request() -> None:
             Message(role="user", parts=(TextPart(text="weather?"),)),
             Message(role="assistant", parts=(ToolCallPart(id="c1", name="get_weather", arguments="{}"),)),
             Message(role="user", parts=(ToolResultPart(tool_call_id="c1", content=(TextPart(text="rain"),)),)),
+            Message(role="system", parts=(TextPart(text="Answer in French."),)),
         ),
         tools=(ToolSpec(name="get_weather", parameters={"type": "object"}),),
         max_tokens=50,
@@ -295,6 +296,7 @@ def test_upstream_request_from_a_chat_completions_request() -> None:
         {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "weather?"}]},
         {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": "{}"},
         {"type": "function_call_output", "call_id": "c1", "output": "rain"},
+        {"type": "message", "role": "developer", "content": "Answer in French."},
     ]
     assert body["tools"][0]["strict"] is False  # Responses tools are strict by default; these never were
     assert body["max_output_tokens"] == 50 and body["text"] == {"format": {"type": "json_object"}}

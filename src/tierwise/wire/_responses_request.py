@@ -194,6 +194,9 @@ def build_upstream_request(
     for message in request.messages:
         if message.role == "user":
             conversation.user(message)
+        elif message.role == "system":  # an instruction given mid-conversation stays in its place
+            texts = [p.text for p in message.parts if isinstance(p, TextPart)]
+            conversation.items.append({"type": "message", "role": "developer", "content": "\n\n".join(texts)})
         else:
             conversation.assistant(message)
     body: dict[str, Any] = {"model": upstream_model, "input": conversation.items}
