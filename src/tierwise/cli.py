@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from tierwise.errors import TierwiseError
 
@@ -42,6 +43,11 @@ def _build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="gateway processes on the one port (default: one per core with state.backend redis, else 1)",
+    )
+    serve.add_argument(
+        "--require-keys",
+        action="store_true",
+        help="refuse to start unless the ledger holds gateway keys (as server.require_keys: true)",
     )
     serve.set_defaults(handler=_serve)
 
@@ -80,14 +86,15 @@ def _serve(args: argparse.Namespace) -> int:
     from tierwise.server.workers import default_workers, serve_workers
 
     settings = load_settings(args.config)
+    if args.require_keys:
+        settings = replace(settings, server=replace(settings.server, require_keys=True))
     host, port = args.host or settings.server.host, args.port if args.port is not None else settings.server.port
     workers = default_workers(settings) if args.workers is None else args.workers
     if workers < 1:
         print("tierwise: --workers must be at least 1", file=sys.stderr)
         return 2
     if workers == 1:
-        serve(settings, host=host, port=port)
-        return 0
+        return serve(settings, host=host, port=port)
     if not settings.state.shared:
         print(
             f"tierwise: warning: {workers} workers with state.backend memory: each worker keeps its own budgets, "

@@ -2,6 +2,7 @@
 
     TierwiseError
     ├── ConfigError                  the configuration file is wrong (start-up, not a request)
+    ├── LedgerError                  the ledger file cannot be opened (start-up: corrupt, unreadable)
     ├── ClientError                  the caller's mistake: 4xx
     │   ├── InvalidRequest           400: malformed JSON, missing or mistyped field
     │   ├── AuthenticationFailed     401
@@ -49,6 +50,10 @@ class TierwiseError(Exception):
 
 
 class ConfigError(TierwiseError):
+    pass
+
+
+class LedgerError(TierwiseError):
     pass
 
 

@@ -10,8 +10,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-FaultKind = Literal["status", "timeout", "reset", "mid_stream_drop", "mid_stream_error"]
+FaultKind = Literal[
+    "status", "timeout", "reset", "mid_stream_drop", "mid_stream_error",
+    # hostile upstreams (never drawn at random; injected by the tests that want them)
+    "redirect", "quote_key",
+]  # fmt: skip
 FAULT_KINDS: tuple[FaultKind, ...] = ("status", "timeout", "reset", "mid_stream_drop", "mid_stream_error")
+KeyEcho = Literal["full", "prefix20", "suffix12", "base64", "basic"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +30,10 @@ class Fault:
       request gets a truncated body instead).
     - ``mid_stream_error``: send the API's in-stream error after ``after_events`` events (a
       non-streaming request gets the matching 5xx instead).
+    - ``redirect``: answer ``status`` (a 3xx) with ``location``, before checking anything (another origin that
+      records what it receives, say).
+    - ``quote_key``: answer ``status`` with an error message quoting the key the caller sent, as ``echo`` says:
+      whole, its first 20 or last 12 characters, base64, or ``user:key`` in base64 as in HTTP Basic auth.
     """
 
     kind: FaultKind = "status"
@@ -32,6 +41,8 @@ class Fault:
     retry_after: float | None = None
     delay: float = 0.0
     after_events: int = 3
+    location: str | None = None
+    echo: KeyEcho = "full"
 
 
 # [[fail:429]] [[fail:429:0.5]] [[fail:529@anthropic]] [[slow:2.5]] [[timeout:5]] [[drop]] [[reset]] [[error]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import socket
@@ -15,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 import orjson
 from aiohttp import web
 
-from ._faults import FAULT_KINDS, Fault, FaultKind, FaultPlan, parse_markers
+from ._faults import FAULT_KINDS, Fault, FaultKind, FaultPlan, KeyEcho, parse_markers
 from ._replies import IdMaker
 
 Handler = Callable[[web.Request, dict[str, Any], Fault | None], Awaitable[web.StreamResponse]]
@@ -86,12 +87,23 @@ class FakeUpstream:
         delay: float = 5.0,
         after_events: int = 3,
         times: int = 1,
+        location: str | None = None,
+        echo: KeyEcho = "full",
     ) -> None:
-        """Make the next ``times`` requests fail this way (after authentication, before validation)."""
-        code = status if status is not None else self.overload_status
+        """Make the next ``times`` requests fail this way (after authentication, before validation; a redirect
+        comes before authentication)."""
+        code = status if status is not None else {"redirect": 307, "quote_key": 401}.get(kind, self.overload_status)
         if kind == "status" and code == 429 and retry_after is None:
             retry_after = 1.0
-        fault = Fault(kind=kind, status=code, retry_after=retry_after, delay=delay, after_events=after_events)
+        fault = Fault(
+            kind=kind,
+            status=code,
+            retry_after=retry_after,
+            delay=delay,
+            after_events=after_events,
+            location=location,
+            echo=echo,
+        )
         self.faults.inject(fault, times=times)
 
     def reset(self) -> None:
@@ -124,6 +136,10 @@ class FakeUpstream:
     def status_error(self, status: int, *, retry_after: float | None = None) -> web.Response:
         raise NotImplementedError
 
+    def error(self, status: int, message: str, *, headers: dict[str, str] | None = None) -> web.Response:
+        """The API's error body with ``message``."""
+        raise NotImplementedError
+
     def invalid_json(self) -> web.Response:
         raise NotImplementedError
 
@@ -149,9 +165,13 @@ class FakeUpstream:
         except orjson.JSONDecodeError:
             body = None
         self.record(request, body)
+        fault = self.faults.take_injected()
+        if fault is not None and fault.kind == "redirect":
+            return web.Response(status=fault.status, headers={"location": fault.location or "/"})
+        if fault is not None and fault.kind == "quote_key":
+            return self.error(fault.status, f"Incorrect API key provided: {_echo(request, fault.echo)}")
         if (denied := self.authenticate(request)) is not None:
             return denied
-        fault = self.faults.take_injected()
         if fault is None or fault.kind not in ("status", "reset"):
             if not isinstance(body, dict):
                 return self.invalid_json()
@@ -221,6 +241,20 @@ class FakeUpstream:
         await request.read()
         self.record(request, None)
         return self.not_found(request)
+
+
+def _echo(request: web.Request, how: KeyEcho) -> str:
+    """The key the caller sent, quoted back as a careless upstream or proxy might."""
+    key = request.headers.get("x-api-key") or request.headers.get("authorization", "").partition(" ")[2]
+    if how == "prefix20":
+        return key[:20] + "..."
+    if how == "suffix12":
+        return "..." + key[-12:]
+    if how == "base64":
+        return base64.b64encode(key.encode()).decode()
+    if how == "basic":
+        return "Basic " + base64.b64encode(b"user:" + key.encode()).decode()
+    return key
 
 
 def sse(data: bytes, event: str | None = None) -> bytes:

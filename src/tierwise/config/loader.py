@@ -58,7 +58,12 @@ def default_config_text() -> str:
 
 
 def load_settings(path: str | Path | None = None, *, environ: Mapping[str, str] | None = None) -> Settings:
-    """Load the file at ``path`` (None: the shipped default) and resolve it against the environment."""
+    """Load the file at ``path`` (None: the shipped default) and resolve it against the environment.
+
+    Relative paths in a config file (``ledger.path``, ``routing.learned.artifact``) are relative to the file's
+    directory, so the same file finds the same ledger (and its gateway keys) whatever the working directory.
+    The shipped default config has no directory of its own: its ``tierwise.db`` is in the working directory.
+    """
     env = os.environ if environ is None else environ
     if path is None:
         return parse_settings(default_config_text(), source=DEFAULT_CONFIG, environ=env)
@@ -66,16 +71,17 @@ def load_settings(path: str | Path | None = None, *, environ: Mapping[str, str] 
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    return parse_settings(text, source=str(path), environ=env)
+    return parse_settings(text, source=str(path), environ=env, base_dir=Path(path).resolve().parent)
 
 
-def parse_settings(text: str, *, source: str, environ: Mapping[str, str]) -> Settings:
+def parse_settings(text: str, *, source: str, environ: Mapping[str, str], base_dir: Path | None = None) -> Settings:
+    """``base_dir``: where relative paths in ``text`` start (None: the working directory)."""
     raw, lines = _load_yaml_with_lines(text, source)
     try:
         parsed = schema.ConfigFile.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_describe_validation_error(exc, lines, source)) from None
-    return _resolve(parsed, source=source, environ=environ, lines=lines)
+    return _resolve(parsed, source=source, environ=environ, lines=lines, base_dir=base_dir)
 
 
 # --- YAML with line numbers -------------------------------------------------------------------------------
@@ -126,7 +132,12 @@ def _describe_validation_error(exc: ValidationError, lines: dict[Path_, int], so
 
 
 def _resolve(
-    parsed: schema.ConfigFile, *, source: str, environ: Mapping[str, str], lines: dict[Path_, int]
+    parsed: schema.ConfigFile,
+    *,
+    source: str,
+    environ: Mapping[str, str],
+    lines: dict[Path_, int],
+    base_dir: Path | None = None,
 ) -> Settings:
     def fail(path: Path_, message: str) -> ConfigError:
         line = lines.get(path)
@@ -174,12 +185,14 @@ def _resolve(
             port=parsed.server.port,
             max_body_bytes=parsed.server.max_body_bytes,
             max_messages=parsed.server.max_messages,
+            require_keys=parsed.server.require_keys,
+            header_timeout_s=parsed.server.header_timeout,
         ),
-        ledger_path=parsed.ledger.path,
+        ledger_path=_relative_to(base_dir, parsed.ledger.path),
         providers=providers,
         models=models,
         tiers=tiers,
-        routing=_resolve_routing(parsed.routing),
+        routing=_resolve_routing(parsed.routing, base_dir),
         source=source,
         reliability=_resolve_reliability(reliability),
         ledger=_resolve_ledger(parsed.ledger, environ, fail),
@@ -239,7 +252,11 @@ def _as_set(value: str | list[str] | None) -> frozenset[str]:
     return frozenset([value] if isinstance(value, str) else value)
 
 
-def _resolve_routing(r: schema.RoutingFile) -> RoutingSettings:
+def _relative_to(base_dir: Path | None, path: str) -> str:
+    return str(base_dir / path) if base_dir is not None else path  # an absolute path stays as it is
+
+
+def _resolve_routing(r: schema.RoutingFile, base_dir: Path | None) -> RoutingSettings:
     rules = tuple(
         Rule(
             name=rule.name or f"rule {i + 1}",
@@ -278,7 +295,7 @@ def _resolve_routing(r: schema.RoutingFile) -> RoutingSettings:
         ),
         model_patterns=patterns,
         learned=LearnedSettings(
-            artifact=r.learned.artifact,
+            artifact=_relative_to(base_dir, r.learned.artifact) if r.learned.artifact else None,
             threshold=r.learned.threshold,
             weak_tier=r.learned.weak_tier,
             strong_tier=r.learned.strong_tier,

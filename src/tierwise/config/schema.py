@@ -108,6 +108,8 @@ class ServerFile(_Strict):
     port: int = Field(8787, ge=0, le=65535)
     max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)
     max_messages: int = Field(10_000, gt=0)
+    require_keys: bool = False  # refuse to start when the ledger holds no gateway keys (never serve openly)
+    header_timeout: float = Field(15.0, gt=0)  # seconds for a request's headers to arrive (also the idle keep-alive)
 
 
 class LedgerFile(_Strict):

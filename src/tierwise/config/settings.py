@@ -183,6 +183,8 @@ class ServerSettings:
     port: int = 8787
     max_body_bytes: int = 32 * 1024 * 1024
     max_messages: int = 10_000  # a longer messages array gets 400
+    require_keys: bool = False  # refuse to start without gateway keys
+    header_timeout_s: float = 15.0  # a connection whose request headers take longer is closed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

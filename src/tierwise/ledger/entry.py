@@ -35,6 +35,7 @@ class LedgerEntry:
     status: int = 0  # the status the client got
     error: str | None = None
     usage: Usage = field(default_factory=Usage)
+    usage_estimated: bool = False  # the tokens are the gateway's estimate, not the upstream's report
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     attempts: list[Attempt] = field(default_factory=list)

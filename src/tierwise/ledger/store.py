@@ -17,42 +17,11 @@ from pathlib import Path
 from typing import Protocol
 
 from tierwise.config.settings import ModelSettings
+from tierwise.errors import LedgerError
 from tierwise.ledger.entry import LedgerEntry
+from tierwise.ledger.schema import migrate
 from tierwise.pricing import PriceBook
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS requests (
-    request_id TEXT PRIMARY KEY,
-    started_at REAL NOT NULL,
-    api TEXT NOT NULL,
-    requested_model TEXT NOT NULL,
-    stream INTEGER NOT NULL,
-    policy TEXT,
-    tier TEXT,
-    model TEXT,
-    upstream_model TEXT,
-    provider TEXT,
-    reasons TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    error TEXT,
-    input_tokens INTEGER NOT NULL,
-    output_tokens INTEGER NOT NULL,
-    cache_read_tokens INTEGER NOT NULL,
-    cache_write_tokens INTEGER NOT NULL,
-    reasoning_tokens INTEGER NOT NULL,
-    cost_usd TEXT,
-    baseline_cost_usd TEXT,
-    latency_ms REAL NOT NULL,
-    ttft_ms REAL,
-    attempts INTEGER NOT NULL,
-    attempts_detail TEXT NOT NULL,
-    session TEXT,
-    key_id TEXT
-);
-CREATE INDEX IF NOT EXISTS requests_started_at ON requests (started_at);
-"""
-_INSERT = f"INSERT OR REPLACE INTO requests VALUES ({', '.join('?' * 26)})"
 _BATCH = 512
 _FLUSH_INTERVAL_S = 0.05
 _SHUTDOWN_RETRIES = 25  # at 0.2 s apart: how long a closing ledger keeps trying a refusing database
@@ -68,8 +37,7 @@ def connect(path: str | Path) -> sqlite3.Connection:
     connection = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
-    connection.executescript(_SCHEMA)
-    connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    migrate(connection)
     return connection
 
 
@@ -94,7 +62,10 @@ class Ledger:
         self._stopping = threading.Event()
         self._written = 0
         self._failed: Exception | None = None
-        connect(self.path).close()  # fail at start-up, not on the first request, if the file is unusable
+        try:  # fail at start-up, not on the first request, if the file is unusable
+            connect(self.path).close()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot open the ledger {Path(self.path).resolve()}: {exc}") from None
         self._thread = threading.Thread(target=self._run, name="tierwise-ledger", daemon=True)
         self._thread.start()
 
@@ -110,11 +81,12 @@ class Ledger:
         """Cheap and non-blocking: one deque append (atomic under the GIL), no cross-thread wake-up."""
         self._pending.append(entry)
 
-    def close(self, timeout: float | None = 30.0) -> None:
-        """Write everything recorded so far, then stop the writer."""
+    def close(self, timeout: float | None = 30.0) -> bool:
+        """Write everything recorded so far, then stop the writer; whether every row was written."""
         self._stopping.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        return not self._pending
 
     def _run(self) -> None:
         # The writer wakes on a timer rather than per row: under load one transaction carries many rows, and
@@ -150,7 +122,8 @@ class Ledger:
                 rows.append(_bare_row(entry, f"ledger could not record the details: {type(exc).__name__}"))
         try:
             with connection:
-                connection.executemany(_INSERT, rows)
+                for sql, values in _insert(rows):
+                    connection.executemany(sql, values)
         except sqlite3.Error as exc:
             self._failed = exc
             return False
@@ -169,10 +142,11 @@ class Ledger:
     def pending(self) -> int:
         return len(self._pending)
 
-    def _row(self, e: LedgerEntry) -> tuple[object, ...]:
-        return tuple(_encodable(value) for value in self._values(e))
+    def _row(self, e: LedgerEntry) -> dict[str, object]:
+        return {column: _encodable(value) for column, value in self._values(e).items()}
 
-    def _values(self, e: LedgerEntry) -> tuple[object, ...]:
+    def _values(self, e: LedgerEntry) -> dict[str, object]:
+        """The row of ``e``, by column; a column added by a migration (``ledger/schema.py``) gets its line here."""
         model = self._models.get(e.model) if e.model else None
         cost = self._prices.cost(model, e.usage) if model is not None else None
         for alias, usage in e.side_calls:
@@ -182,39 +156,39 @@ class Ledger:
                 cost = side_cost if cost is None else cost + side_cost
         baseline = self._prices.cost(self._baseline, e.usage) if self._baseline is not None else None
         u = e.usage
-        return (
-            e.request_id,
-            e.started_at,
-            e.api,
-            e.requested_model,
-            int(e.stream),
-            e.policy,
-            e.tier,
-            e.model,
-            e.upstream_model,
-            e.provider,
-            e.reasons,
-            e.status,
-            e.error,
-            u.input_tokens,
-            u.output_tokens,
-            u.cache_read_tokens,
-            u.cache_write_tokens,
-            u.reasoning_tokens,
-            _decimal_text(cost),
-            _decimal_text(baseline),
-            round(e.latency_ms, 3),
-            round(e.ttft_ms, 3) if e.ttft_ms is not None else None,
-            len(e.attempts),
-            json.dumps(
-                [
-                    {"model": a.model, "status": a.status, "error": a.error, "latency_ms": round(a.latency_ms, 3)}
-                    for a in e.attempts
-                ]
-            ),
-            e.session,
-            e.key_id,
-        )
+        attempts = [
+            {"model": a.model, "status": a.status, "error": a.error, "latency_ms": round(a.latency_ms, 3)}
+            for a in e.attempts
+        ]
+        return {
+            "request_id": e.request_id,
+            "started_at": e.started_at,
+            "api": e.api,
+            "requested_model": e.requested_model,
+            "stream": int(e.stream),
+            "policy": e.policy,
+            "tier": e.tier,
+            "model": e.model,
+            "upstream_model": e.upstream_model,
+            "provider": e.provider,
+            "reasons": e.reasons,
+            "status": e.status,
+            "error": e.error,
+            "input_tokens": u.input_tokens,
+            "output_tokens": u.output_tokens,
+            "cache_read_tokens": u.cache_read_tokens,
+            "cache_write_tokens": u.cache_write_tokens,
+            "reasoning_tokens": u.reasoning_tokens,
+            "cost_usd": _decimal_text(cost),
+            "baseline_cost_usd": _decimal_text(baseline),
+            "latency_ms": round(e.latency_ms, 3),
+            "ttft_ms": round(e.ttft_ms, 3) if e.ttft_ms is not None else None,
+            "attempts": len(e.attempts),
+            "attempts_detail": json.dumps(attempts),
+            "session": e.session,
+            "key_id": e.key_id,
+            "usage_estimated": int(e.usage_estimated),
+        }
 
 
 def _encodable(value: object) -> object:
@@ -225,16 +199,27 @@ def _encodable(value: object) -> object:
     return value
 
 
-def _bare_row(e: LedgerEntry, error: str) -> tuple[object, ...]:
+def _bare_row(e: LedgerEntry, error: str) -> dict[str, object]:
     """The certain part of a row (ids, time, status), for an entry whose other details failed to encode."""
-    return (
-        str(e.request_id), float(e.started_at), str(e.api), "", 0, None, None, None, None, None, "",
-        int(e.status), error, 0, 0, 0, 0, 0, None, None, 0.0, None, 0, "[]", None, None,
-    )  # fmt: skip
+    return {
+        "request_id": str(e.request_id), "started_at": float(e.started_at), "api": str(e.api), "requested_model": "",
+        "stream": 0, "reasons": "", "status": int(e.status), "error": error, "input_tokens": 0, "output_tokens": 0,
+        "cache_read_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0, "latency_ms": 0.0, "attempts": 0,
+        "attempts_detail": "[]",
+    }  # fmt: skip
 
 
-def _cost_of(row: tuple[object, ...]) -> Decimal | None:
-    cost = row[18]
+def _insert(rows: list[dict[str, object]]) -> Iterator[tuple[str, list[tuple[object, ...]]]]:
+    """One INSERT per group of rows with the same columns (full rows, and the rare bare ones)."""
+    groups: dict[tuple[str, ...], list[tuple[object, ...]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(tuple(row.values()))
+    for columns, values in groups.items():
+        yield f"INSERT OR REPLACE INTO requests ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", values
+
+
+def _cost_of(row: dict[str, object]) -> Decimal | None:
+    cost = row.get("cost_usd")
     return Decimal(cost) if isinstance(cost, str) else None
 
 

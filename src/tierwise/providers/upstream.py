@@ -12,7 +12,7 @@ from collections.abc import AsyncGenerator
 import aiohttp
 
 from tierwise.config.settings import ModelSettings, ProviderSettings
-from tierwise.errors import UpstreamConnectionError, UpstreamError, UpstreamTimeout
+from tierwise.errors import UpstreamConnectionError, UpstreamError, UpstreamStatusError, UpstreamTimeout
 from tierwise.types import ChatRequest, ChatResponse, StreamEvent
 from tierwise.wire.format import MaxTokensField, wire_for
 from tierwise.wire.sse import SseDecoder
@@ -49,7 +49,10 @@ class UpstreamProvider:
         headers = self._request_headers(request)
         # Without streaming the whole answer is the first byte, so only the total timeout applies.
         try:
-            async with self._session.post(self._url, data=body, headers=headers, timeout=self._timeout) as response:
+            async with self._session.post(
+                self._url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
+            ) as response:
+                _refuse_redirect(response, model)
                 payload = await response.read()
                 if response.status >= 400:
                     raise self.wire.parse_upstream_error(response.status, payload, response.headers)
@@ -70,9 +73,12 @@ class UpstreamProvider:
         headers = self._request_headers(request)
         try:
             async with asyncio.timeout(self._first_token_s):
-                response = await self._session.post(self._url, data=body, headers=headers, timeout=self._timeout)
+                response = await self._session.post(
+                    self._url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
+                )
             finished = False
             try:
+                _refuse_redirect(response, model)
                 if response.status >= 400:
                     payload = await response.read()
                     raise self.wire.parse_upstream_error(response.status, payload, response.headers)
@@ -109,6 +115,19 @@ class UpstreamProvider:
             ) from None
         except aiohttp.ClientError as exc:
             raise UpstreamConnectionError(f"{model.alias}: {_describe(exc)}") from None
+
+
+def _refuse_redirect(response: aiohttp.ClientResponse, model: ModelSettings) -> None:
+    """An upstream redirect is never followed: the request carries our provider key, and the HTTP client would
+    send every header but ``Authorization`` on to the new origin (``x-api-key`` included). It is an upstream
+    failure like a 502, so the request moves on to the next attempt or fallback."""
+    if 300 <= response.status < 400:
+        raise UpstreamStatusError(
+            f"{model.alias}: the upstream answered HTTP {response.status} (a redirect); tierwise does not follow "
+            "upstream redirects, check the provider's base_url",
+            upstream_status=response.status,
+            kind="api_error",
+        )
 
 
 def _describe(exc: aiohttp.ClientError) -> str:

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import orjson
 from aiohttp import web
 
 from tierwise.config.settings import Settings
-from tierwise.errors import InvalidRequest, NotFound, TierwiseError
+from tierwise.errors import ConfigError, InvalidRequest, NotFound, TierwiseError
 from tierwise.server.chat import GATEWAY, ChatEndpoint
 from tierwise.server.gateway import Gateway, WorkerPlace
 from tierwise.server.messages import MessagesEndpoint, count_tokens
 from tierwise.server.responses import ResponsesEndpoint
 from tierwise.wire.format import wire_for
 
+EXIT_CODE = web.AppKey("exit_code", list[int])  # one item, set by shutdown
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -32,11 +37,15 @@ def build_app(settings: Settings, *, worker: WorkerPlace | None = None) -> web.A
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
 
+    app[EXIT_CODE] = [0]
+
     async def start(app: web.Application) -> None:
         app[GATEWAY] = Gateway.start(settings, worker=worker)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, _on_sighup, app)
 
     async def stop(app: web.Application) -> None:
-        await app[GATEWAY].close()
+        if not await app[GATEWAY].close():
+            app[EXIT_CODE][0] = 1
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)
@@ -123,29 +132,52 @@ async def _metrics(request: web.Request) -> web.Response:
     return web.Response(body=page, headers={"content-type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
-def serve(settings: Settings, *, host: str, port: int, worker: WorkerPlace | None = None) -> None:
-    """Run until SIGINT/SIGTERM; the ledger is flushed on the way out. ``worker``: one of ``--workers N``."""
+def serve(settings: Settings, *, host: str, port: int, worker: WorkerPlace | None = None) -> int:
+    """Run until SIGINT/SIGTERM; the ledger is flushed on the way out. ``worker``: one of ``--workers N``.
+
+    Returns the exit code: 0, or 1 when the ledger could not write every row before exiting (they were spilled
+    to a file, see docs/RELIABILITY.md)."""
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:  # not on every platform; asyncio's loop works, a little slower
         pass
+    # Until a reload exists (see _on_sighup), a hang-up signal must not kill the gateway, not even during start-up.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     prefix = "tierwise: " if worker is None else f"tierwise[{worker.index}]: "
     if worker is None or worker.index == 0:
         for note in settings.warnings():
             print(f"tierwise: warning: {note}", file=sys.stderr)
         tiers = ", ".join(f"{tier}={'/'.join(models) or '-'}" for tier, models in settings.tiers.items())
         print(f"tierwise: config {settings.source}; policy {settings.routing.policy}; {tiers}", file=sys.stderr)
-        print(f"tierwise: ledger {settings.ledger_path}", file=sys.stderr)
+        print(f"tierwise: ledger {Path(settings.ledger_path).resolve()}", file=sys.stderr)
+    app = build_app(settings, worker=worker)
     web.run_app(
-        build_app(settings, worker=worker),
-        host=host,
-        port=port,
-        reuse_port=worker is not None,
+        app,
+        sock=_listen(host, port, reuse_port=worker is not None),
         access_log=None,
         handler_cancellation=True,
         shutdown_timeout=30.0,
+        # aiohttp closes a connection whose handler is still waiting for a complete request head after this
+        # long (from the connection's start or its previous response): the header-read timeout, and the idle
+        # keep-alive timeout too.
+        keepalive_timeout=settings.server.header_timeout_s,
         max_field_size=64 * 1024,  # aiohttp's 8 KiB would answer a long header in plain text, not an API error
         print=lambda line: print(f"{prefix}{line.strip()}", file=sys.stderr, flush=True),
     )
+    return app[EXIT_CODE][0]
+
+
+def _listen(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    """The listening socket, bound before anything else starts: a port in use is one line, not a traceback."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.create_server((host, port), family=family, backlog=1024, reuse_port=reuse_port)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _on_sighup(app: web.Application) -> None:
+    """SIGHUP is ignored for now. A configuration reload belongs here (swap the Gateway's settings in place)."""
+    print("tierwise: SIGHUP received; reloading is not supported yet, so it is ignored", file=sys.stderr, flush=True)

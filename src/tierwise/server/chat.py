@@ -14,6 +14,7 @@ from aiohttp import web
 from tierwise.config.settings import ServerSettings
 from tierwise.errors import InvalidRequest, PayloadTooLarge, RateLimited, TierwiseError, UpstreamError
 from tierwise.ledger.entry import LedgerEntry
+from tierwise.redaction import Redactor
 from tierwise.routing.decision import RouteInput, RoutingDecision
 from tierwise.routing.features import route_input
 from tierwise.server.gateway import Gateway
@@ -64,7 +65,7 @@ class ChatEndpoint:
                 headers=_explain(entry),
             )
         except TierwiseError as err:
-            return self._error(_redacted(err, gateway.upstream_keys), entry)
+            return self._error(_redacted(err, gateway.redactor), entry)
         except Exception:  # a bug of ours: answer in the client's API shape, keep the traceback in stderr only
             traceback.print_exc(file=sys.stderr)
             return self._error(UpstreamError("internal gateway error"), entry, status=500)
@@ -75,7 +76,7 @@ class ChatEndpoint:
             entry.latency_ms = (time.perf_counter() - started) * 1000.0
             if grant is not None:
                 grant.settle(entry)
-            _redact_entry(entry, gateway.upstream_keys)
+            _redact_entry(entry, gateway.redactor)
             gateway.ledger.record(entry)
 
     # Hooks for an API whose requests or answers depend on more than the body and the upstream's answer
@@ -138,7 +139,7 @@ class ChatEndpoint:
             entry.error_kind = type(err).__name__
             if isinstance(err, UpstreamError) and err.retryable:  # the model failed us: its breaker should know
                 gateway.dispatcher.circuit(opened.model.alias).failed()
-            await response.write(renderer.error(_redacted(err, gateway.upstream_keys)))
+            await response.write(renderer.error(_redacted(err, gateway.redactor)))
         except (ConnectionError, RuntimeError) as exc:  # the client went away (aiohttp raises both kinds)
             entry.status, entry.error = CLIENT_CLOSED, f"client disconnected ({type(exc).__name__})"
         finally:
@@ -176,25 +177,18 @@ async def _read_json(request: web.Request, max_bytes: int) -> object:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
 
 
-def _redact(text: str, keys: tuple[str, ...]) -> str:
-    for key in keys:
-        if key in text:
-            text = text.replace(key, "[redacted]")
-    return text
-
-
-def _redacted(err: TierwiseError, keys: tuple[str, ...]) -> TierwiseError:
+def _redacted(err: TierwiseError, redactor: Redactor) -> TierwiseError:
     """``err`` without our upstream keys in its message: some upstreams quote the key they were sent."""
-    err.message = _redact(err.message, keys)
+    err.message = redactor.redact(err.message)
     return err
 
 
-def _redact_entry(entry: LedgerEntry, keys: tuple[str, ...]) -> None:
+def _redact_entry(entry: LedgerEntry, redactor: Redactor) -> None:
     if entry.error:
-        entry.error = _redact(entry.error, keys)
+        entry.error = redactor.redact(entry.error)
     for attempt in entry.attempts:
         if attempt.error:
-            attempt.error = _redact(attempt.error, keys)
+            attempt.error = redactor.redact(attempt.error)
 
 
 def _few_messages(body: object, limits: ServerSettings) -> object:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 
 from tierwise.config.settings import Settings
+from tierwise.errors import ConfigError
 from tierwise.keys import KeyGuard, has_keys
 from tierwise.ledger.store import Ledger
 from tierwise.providers.cascade import CascadeDispatcher
 from tierwise.providers.dispatch import Dispatcher
+from tierwise.redaction import Redactor
 from tierwise.routing.decision import Router
 from tierwise.routing.policies import build_policy, with_sessions
 from tierwise.server.guard import Guard, OpenGuard
@@ -28,31 +32,38 @@ class Gateway:
     ledger: Ledger
     guard: Guard
     session: aiohttp.ClientSession
-    upstream_keys: tuple[str, ...]  # never to be shown: redacted from errors and ledger rows
+    redactor: Redactor  # the upstream keys, never to be shown: redacted from errors and ledger rows
     telemetry: Telemetry
 
     @classmethod
     def start(cls, settings: Settings, *, worker: WorkerPlace | None = None) -> Gateway:
-        """Must run inside the event loop (the HTTP client session binds to it)."""
+        """Must run inside the event loop (the HTTP client session binds to it). What can refuse to start (the
+        ledger file, the keys, the router) comes first, so a refusal leaves nothing open behind it."""
         place = worker or WorkerPlace()
         telemetry = Telemetry.start(settings, metrics_dir=place.metrics_dir, worker=place.index, workers=place.workers)
+        escalation = settings.tiers.get("escalation") or ()
+        try:
+            ledger = Ledger(
+                settings.ledger_path,
+                models=settings.models,
+                baseline=escalation[0] if escalation else None,
+                observers=telemetry.observers,
+            )
+        except BaseException:
+            telemetry.close()
+            raise
+        try:
+            policy = build_policy(settings)
+            guard = _guard(settings, quiet=place.index > 0)
+        except BaseException:
+            ledger.close()
+            telemetry.close()
+            raise
         session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True),
             auto_decompress=True,
         )
-        escalation = settings.tiers.get("escalation") or ()
         dispatcher = Dispatcher(settings, session)
-        ledger = Ledger(
-            settings.ledger_path,
-            models=settings.models,
-            baseline=escalation[0] if escalation else None,
-            observers=telemetry.observers,
-        )
-        # Keys are checked once any key was created (revoked ones too: revoking the last must not open the door).
-        guard: Guard = (
-            KeyGuard(settings, state=open_key_state(settings.state)) if has_keys(settings.ledger_path) else OpenGuard()
-        )
-        policy = build_policy(settings)
         return cls(
             settings=settings,
             router=with_sessions(policy, settings),
@@ -62,18 +73,20 @@ class Gateway:
             ledger=ledger,
             guard=guard,
             session=session,
-            upstream_keys=tuple(p.api_key for p in settings.providers.values() if p.api_key),
+            redactor=Redactor(p.api_key for p in settings.providers.values()),
             telemetry=telemetry,
         )
 
     def circuit_states(self) -> dict[str, str]:
         return {alias: self.dispatcher.circuit(alias).state for alias in self.settings.models}
 
-    async def close(self) -> None:
+    async def close(self) -> bool:
+        """Whether every ledger row was written (False: some were spilled, and the process should say so)."""
         await self.session.close()
         await self.guard.close()
-        self.ledger.close()
+        written = self.ledger.close()
         self.telemetry.close()
+        return written
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,3 +96,27 @@ class WorkerPlace:
     index: int = 0
     workers: int = 1
     metrics_dir: str | None = None  # shared by the workers: each one's metric totals, for whoever is scraped
+
+
+def _guard(settings: Settings, *, quiet: bool = False) -> Guard:
+    """Keys are checked once any key was created (revoked ones too: revoking the last must not open the door).
+    Says which mode it is on stderr (``quiet``: a worker after the first); with ``server.require_keys``, an
+    open gateway refuses to start."""
+    path = Path(settings.ledger_path).resolve()
+    if has_keys(settings.ledger_path):
+        guard = KeyGuard(settings, state=open_key_state(settings.state))
+        if not quiet:
+            print(f"tierwise: auth: gateway keys required ({guard.active_keys} active, in {path})", file=sys.stderr)
+        return guard
+    if settings.server.require_keys:
+        raise ConfigError(
+            f"keys are required (server.require_keys / --require-keys) but the ledger {path} holds no gateway key; "
+            "create one with `tierwise keys create NAME` (same --config), or check ledger.path"
+        )
+    if not quiet:
+        print(
+            f"tierwise: auth: OPEN: no gateway keys in {path}, every request is served without a key "
+            "(set server.require_keys: true to refuse to start like this)",
+            file=sys.stderr,
+        )
+    return OpenGuard()

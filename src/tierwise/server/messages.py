@@ -68,5 +68,5 @@ async def count_tokens(request: web.Request) -> web.Response:
             body=orjson.dumps({"input_tokens": counted}), content_type="application/json", headers=headers
         )
     except TierwiseError as err:
-        status, payload = anthropic_messages.render_error(_redacted(err, gateway.upstream_keys))
+        status, payload = anthropic_messages.render_error(_redacted(err, gateway.redactor))
         return web.Response(status=status, body=payload, content_type="application/json")

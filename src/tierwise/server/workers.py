@@ -60,7 +60,7 @@ def serve_workers(settings: Settings, *, host: str, port: int, workers: int) -> 
             code = 0
             try:
                 place = WorkerPlace(index=index, workers=workers, metrics_dir=metrics_dir)
-                serve(settings, host=host, port=port, worker=place)
+                code = serve(settings, host=host, port=port, worker=place)
             except BaseException as exc:
                 if not isinstance(exc, SystemExit | KeyboardInterrupt):
                     print(f"tierwise: worker {index} failed: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -1,0 +1,72 @@
+"""The ledger file's schema as a numbered list of migrations; an existing file is upgraded in place on open.
+
+To change the schema, APPEND one entry to ``MIGRATIONS`` (never edit, reorder or remove one that has landed):
+its number is its position, and ``PRAGMA user_version`` records how many a file has had. New columns must be
+nullable or carry a DEFAULT, so rows written by an older tierwise still fit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the requests table, one row per request (the schema of tierwise 0.1)
+    """
+    CREATE TABLE IF NOT EXISTS requests (
+        request_id TEXT PRIMARY KEY,
+        started_at REAL NOT NULL,
+        api TEXT NOT NULL,
+        requested_model TEXT NOT NULL,
+        stream INTEGER NOT NULL,
+        policy TEXT,
+        tier TEXT,
+        model TEXT,
+        upstream_model TEXT,
+        provider TEXT,
+        reasons TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        error TEXT,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        cost_usd TEXT,
+        baseline_cost_usd TEXT,
+        latency_ms REAL NOT NULL,
+        ttft_ms REAL,
+        attempts INTEGER NOT NULL,
+        attempts_detail TEXT NOT NULL,
+        session TEXT,
+        key_id TEXT
+    );
+    CREATE INDEX IF NOT EXISTS requests_started_at ON requests (started_at);
+    """,
+    # 2: 1 when the token counts are the gateway's estimate (the upstream sent no usage, or the client hung up
+    # before it came), 0 when the upstream reported them
+    "ALTER TABLE requests ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0;",
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(connection: sqlite3.Connection) -> int:
+    version: int = connection.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def migrate(connection: sqlite3.Connection) -> int:
+    """Apply the migrations this file has not had yet, each in one transaction with its version; returns the
+    version. Several processes may open the same file at once: one applies a migration, the others, blocked on
+    the write lock meanwhile, find it applied and go on. A file from a newer tierwise is left as it is."""
+    for number, statement in enumerate(MIGRATIONS, start=1):
+        if schema_version(connection) >= number:
+            continue
+        try:
+            connection.executescript(f"BEGIN IMMEDIATE;\n{statement}\nPRAGMA user_version={number};\nCOMMIT;")
+        except sqlite3.OperationalError:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            if schema_version(connection) < number:  # not a race lost to another process: a real failure
+                raise
+    return schema_version(connection)
