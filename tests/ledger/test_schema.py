@@ -7,6 +7,8 @@ import threading
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from tierwise.ledger.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from tierwise.ledger.store import connect
 
@@ -40,11 +42,13 @@ def test_a_version_1_file_is_upgraded_in_place_and_keeps_its_rows(tmp_path: Path
     assert row == [("r-old", "0.01", 0)]
 
 
-def test_processes_opening_an_old_file_at_once_apply_each_migration_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start", [0, 1])
+def test_processes_opening_a_file_at_once_apply_each_migration_once(tmp_path: Path, start: int) -> None:
     path = tmp_path / "race.db"
-    with closing(sqlite3.connect(path)) as old:
-        old.executescript(MIGRATIONS[0])
-        old.execute("PRAGMA user_version=1")
+    if start:
+        with closing(sqlite3.connect(path)) as old:
+            old.executescript(MIGRATIONS[0])
+            old.execute("PRAGMA user_version=1")
     errors: list[BaseException] = []
     barrier = threading.Barrier(6)
 

@@ -57,16 +57,33 @@ def schema_version(connection: sqlite3.Connection) -> int:
 
 def migrate(connection: sqlite3.Connection) -> int:
     """Apply the migrations this file has not had yet, each in one transaction with its version; returns the
-    version. Several processes may open the same file at once: one applies a migration, the others, blocked on
-    the write lock meanwhile, find it applied and go on. A file from a newer tierwise is left as it is."""
-    for number, statement in enumerate(MIGRATIONS, start=1):
-        if schema_version(connection) >= number:
-            continue
+    version. Several processes may open the same file at once: the version is read again under the write lock,
+    so each migration runs once. A file from a newer tierwise is left as it is."""
+    if schema_version(connection) >= SCHEMA_VERSION:
+        return schema_version(connection)
+    for number, migration in enumerate(MIGRATIONS, start=1):
+        if connection.in_transaction:
+            connection.commit()
+        connection.execute("BEGIN IMMEDIATE")  # waits (the connection's busy timeout) for any other writer
         try:
-            connection.executescript(f"BEGIN IMMEDIATE;\n{statement}\nPRAGMA user_version={number};\nCOMMIT;")
-        except sqlite3.OperationalError:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            if schema_version(connection) < number:  # not a race lost to another process: a real failure
-                raise
+            if schema_version(connection) < number:
+                for statement in _statements(migration):
+                    connection.execute(statement)
+                connection.execute(f"PRAGMA user_version={number}")
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
     return schema_version(connection)
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of ``script`` one by one (``executescript`` would commit the open transaction first)."""
+    statements, current = [], ""
+    for piece in script.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip(" \n\t;"):
+                statements.append(current.strip())
+            current = ""
+    return statements
