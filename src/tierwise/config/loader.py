@@ -19,6 +19,8 @@ from tierwise.config.settings import (
     DEFAULT_MODEL_PATTERNS,
     BreakerSettings,
     CascadeSettings,
+    EvidenceSettings,
+    JudgeSettings,
     LearnedSettings,
     LedgerSettings,
     ModelPattern,
@@ -27,6 +29,7 @@ from tierwise.config.settings import (
     ProviderSettings,
     ReliabilitySettings,
     RoutingSettings,
+    RoutingTarget,
     Rule,
     RuleCondition,
     ServerSettings,
@@ -179,6 +182,22 @@ def _resolve(
     reliability = parsed.reliability
     if reliability.backoff_max < reliability.backoff_base:
         raise fail(("reliability", "backoff_max"), "reliability.backoff_max must not be below backoff_base")
+    routing = _resolve_routing(parsed.routing, base_dir)
+    if routing.target is not None and (routing.target.quality is None) == (routing.target.cost is None):
+        raise fail(("routing", "target"), "routing.target needs exactly one of 'quality' and 'cost'")
+    evidence = _resolve_evidence(parsed.evidence)
+    if routing.target is not None and routing.policy != "learned":
+        raise fail(("routing", "target"), "routing.target is held by the learned policy: set routing.policy: learned")
+    if routing.target is not None and not evidence.enabled:
+        raise fail(("routing", "target"), "routing.target is held from evidence: set evidence.enabled: true")
+    for key, rate in [*evidence.tier_rates.items(), *evidence.key_rates.items()]:
+        if not 0 <= rate <= 1:
+            raise fail(("evidence",), f"evidence: the sample rate of '{key}' must be within [0, 1]")
+    judge = evidence.judge
+    if judge.kind == "llm" and (judge.model is None or judge.model not in models):
+        raise fail(("evidence", "judge", "model"), "evidence.judge.model must name a configured model alias")
+    if judge.kind == "http" and not judge.url:
+        raise fail(("evidence", "judge", "url"), "evidence.judge.url is needed by the http judge")
     return Settings(
         server=ServerSettings(
             host=parsed.server.host,
@@ -192,12 +211,13 @@ def _resolve(
         providers=providers,
         models=models,
         tiers=tiers,
-        routing=_resolve_routing(parsed.routing, base_dir),
+        routing=routing,
         source=source,
         reliability=_resolve_reliability(reliability),
         ledger=_resolve_ledger(parsed.ledger, environ, fail),
         state=_resolve_state(parsed.state, environ, fail),
         telemetry=_resolve_telemetry(parsed.telemetry, environ),
+        evidence=evidence,
     )
 
 
@@ -305,6 +325,28 @@ def _resolve_routing(r: schema.RoutingFile, base_dir: Path | None) -> RoutingSet
             checker_tier=r.cascade.checker_tier,
             strong_tier=r.cascade.strong_tier,
         ),
+        target=RoutingTarget(quality=r.target.quality, cost=r.target.cost) if r.target is not None else None,
+    )
+
+
+def _resolve_evidence(e: schema.EvidenceFile) -> EvidenceSettings:
+    return EvidenceSettings(
+        enabled=e.enabled,
+        sample_rate=e.sample_rate,
+        tier_rates={str(tier): rate for tier, rate in e.tier_rates.items()},
+        key_rates=dict(e.key_rates),
+        max_rows=e.retention.max_rows,
+        max_days=e.retention.max_days,
+        shadow=e.shadow.enabled,
+        shadow_usd_per_day=e.shadow.max_usd_per_day,
+        shadow_concurrency=e.shadow.concurrency,
+        queue=e.queue,
+        judge=JudgeSettings(
+            kind=e.judge.kind, model=e.judge.model, rubric=e.judge.rubric, url=e.judge.url, timeout_s=e.judge.timeout
+        ),
+        recalibrate_every_s=e.recalibrate_every,
+        min_samples=e.min_samples,
+        confidence=e.confidence,
     )
 
 

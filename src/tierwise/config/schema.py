@@ -91,6 +91,11 @@ class SessionsFile(_Strict):
     context_tokens: int = Field(150_000, ge=1)  # the conversation grew past this many tokens
 
 
+class TargetFile(_Strict):
+    quality: float | None = Field(None, gt=0, le=1)  # share of the stronger tier's judged quality
+    cost: float | None = Field(None, gt=0, le=1)  # share of the always-stronger cost
+
+
 class RoutingFile(_Strict):
     policy: Literal["rules", "learned", "cascade"] = "rules"
     default_tier: TierName = "default"
@@ -101,6 +106,7 @@ class RoutingFile(_Strict):
     rules: list[RuleFile] = Field(default_factory=list)
     learned: LearnedFile = Field(default_factory=lambda: LearnedFile())
     cascade: CascadeFile = Field(default_factory=lambda: CascadeFile())
+    target: TargetFile | None = None
 
 
 class ServerFile(_Strict):
@@ -149,6 +155,39 @@ class ReliabilityFile(_Strict):
     circuit_breaker: CircuitBreakerFile = Field(default_factory=lambda: CircuitBreakerFile())
 
 
+class JudgeFile(_Strict):
+    kind: Literal["agreement", "llm", "http"] = "agreement"
+    model: str | None = None
+    rubric: str | None = None
+    url: str | None = None
+    timeout: float = Field(60.0, gt=0)
+
+
+class RetentionFile(_Strict):
+    max_rows: int = Field(100_000, ge=1)
+    max_days: float = Field(30.0, gt=0)
+
+
+class ShadowFile(_Strict):
+    enabled: bool = True
+    max_usd_per_day: Decimal = Field(Decimal(5), ge=0)
+    concurrency: int = Field(2, ge=1)
+
+
+class EvidenceFile(_Strict):
+    enabled: bool = False
+    sample_rate: float = Field(0.05, ge=0, le=1)
+    tier_rates: dict[TierName, float] = Field(default_factory=dict)
+    key_rates: dict[str, float] = Field(default_factory=dict)
+    retention: RetentionFile = Field(default_factory=lambda: RetentionFile())
+    shadow: ShadowFile = Field(default_factory=lambda: ShadowFile())
+    judge: JudgeFile = Field(default_factory=lambda: JudgeFile())
+    queue: int = Field(256, ge=1)
+    recalibrate_every: float = Field(300.0, ge=0)  # seconds; 0: only `tierwise calibrate --from-evidence`
+    min_samples: int = Field(50, ge=2)
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+
+
 class ConfigFile(_Strict):
     server: ServerFile = Field(default_factory=lambda: ServerFile())
     ledger: LedgerFile = Field(default_factory=lambda: LedgerFile())
@@ -159,3 +198,4 @@ class ConfigFile(_Strict):
     reliability: ReliabilityFile = Field(default_factory=lambda: ReliabilityFile())
     state: StateFile = Field(default_factory=lambda: StateFile())
     telemetry: TelemetryFile = Field(default_factory=lambda: TelemetryFile())
+    evidence: EvidenceFile = Field(default_factory=lambda: EvidenceFile())

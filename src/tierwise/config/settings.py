@@ -140,6 +140,15 @@ class SessionSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RoutingTarget:
+    """What the evidence loop holds: a quality (share of the stronger tier's judged quality) or a cost (share
+    of always-stronger cost). Exactly one is set."""
+
+    quality: float | None = None
+    cost: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RoutingSettings:
     policy: PolicyName = "rules"
     default_tier: Tier = "default"
@@ -150,6 +159,7 @@ class RoutingSettings:
     model_patterns: tuple[ModelPattern, ...] = DEFAULT_MODEL_PATTERNS
     learned: LearnedSettings = field(default_factory=LearnedSettings)
     cascade: CascadeSettings = field(default_factory=CascadeSettings)
+    target: RoutingTarget | None = None  # set: the learned policy's operating point comes from evidence
 
     def pattern_for(self, model: str) -> ModelPattern | None:
         """The first model pattern matching a requested id, or None."""
@@ -175,6 +185,43 @@ class ReliabilitySettings:
     max_retry_after_s: float = 5.0
     fallback_to_next_tier: bool = True
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
+
+
+JudgeKind = Literal["agreement", "llm", "http"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JudgeSettings:
+    kind: JudgeKind = "agreement"
+    model: str | None = None  # llm: the alias of the judge model
+    rubric: str | None = None  # llm: what a better answer is; None: the built-in rubric
+    url: str | None = None  # http: where comparisons are POSTed
+    timeout_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EvidenceSettings:
+    """Sampled requests, shadow answers from another tier, judged; see docs/EVIDENCE.md."""
+
+    enabled: bool = False
+    sample_rate: float = 0.05
+    tier_rates: dict[str, float] = field(default_factory=dict)  # overrides sample_rate for a tier
+    key_rates: dict[str, float] = field(default_factory=dict)  # overrides both for a gateway key id
+    max_rows: int = 100_000
+    max_days: float = 30.0
+    shadow: bool = True
+    shadow_usd_per_day: Decimal = Decimal(5)
+    shadow_concurrency: int = 2
+    queue: int = 256  # captured entries waiting for their shadow call; more are dropped, never waited for
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
+    recalibrate_every_s: float = 300.0
+    min_samples: int = 50
+    confidence: float = 0.95
+
+    def rate(self, tier: str | None, key_id: str | None) -> float:
+        if key_id is not None and key_id in self.key_rates:
+            return self.key_rates[key_id]
+        return self.tier_rates.get(tier or "", self.sample_rate)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -227,6 +274,7 @@ class Settings:
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
     state: StateSettings = field(default_factory=StateSettings)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
 
     def tier_of(self, alias: str) -> Tier | None:
         for tier, aliases in self.tiers.items():

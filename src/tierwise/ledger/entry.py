@@ -45,3 +45,4 @@ class LedgerEntry:
     key_id: str | None = None
     error_kind: str | None = None  # the error's class name (BudgetExceeded, UpstreamTimeout, ...): metrics only
     traceparent: str | None = None  # the caller's W3C trace context, when it sent one: traces only
+    traffic: str = "client"  # "shadow" and "judge": calls the evidence loop made, counted apart from clients'

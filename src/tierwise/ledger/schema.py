@@ -45,6 +45,64 @@ MIGRATIONS: tuple[str, ...] = (
     # 2: 1 when the token counts are the gateway's estimate (the upstream sent no usage, or the client hung up
     # before it came), 0 when the upstream reported them
     "ALTER TABLE requests ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0;",
+    # 3: evidence from live traffic (tierwise.evidence): whose call a row is ('client', or 'shadow' / 'judge' for
+    # the evidence loop's own calls); sampled requests; judged comparisons with a shadow answer; routing changes
+    """
+    ALTER TABLE requests ADD COLUMN traffic TEXT NOT NULL DEFAULT 'client';
+    CREATE TABLE IF NOT EXISTS evidence_samples (
+        sample_id TEXT PRIMARY KEY,
+        request_id TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        api TEXT NOT NULL,
+        key_id TEXT,
+        policy TEXT,
+        tier TEXT NOT NULL,
+        model TEXT NOT NULL,
+        score REAL,
+        prompt TEXT NOT NULL,
+        request_body TEXT NOT NULL,
+        answer_text TEXT NOT NULL,
+        tool_calls TEXT NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS evidence_samples_created_at ON evidence_samples (created_at);
+    CREATE TABLE IF NOT EXISTS evidence_comparisons (
+        sample_id TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        judge TEXT NOT NULL,
+        cheap_tier TEXT NOT NULL,
+        cheap_model TEXT NOT NULL,
+        cheap_score REAL NOT NULL,
+        cheap_cost_usd REAL,
+        strong_tier TEXT NOT NULL,
+        strong_model TEXT NOT NULL,
+        strong_score REAL NOT NULL,
+        strong_cost_usd REAL,
+        served TEXT NOT NULL,
+        shadow_text TEXT NOT NULL,
+        shadow_tool_calls TEXT NOT NULL,
+        shadow_input_tokens INTEGER NOT NULL,
+        shadow_output_tokens INTEGER NOT NULL,
+        shadow_request_id TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS evidence_comparisons_created_at ON evidence_comparisons (created_at);
+    CREATE TABLE IF NOT EXISTS routing_changes (
+        changed_at REAL NOT NULL,
+        action TEXT NOT NULL,
+        weak_tier TEXT NOT NULL,
+        strong_tier TEXT NOT NULL,
+        threshold REAL,
+        evidence_until REAL NOT NULL,
+        target TEXT NOT NULL,
+        estimate REAL,
+        lower_bound REAL,
+        upper_bound REAL,
+        n INTEGER NOT NULL,
+        escalated_share REAL,
+        reason TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

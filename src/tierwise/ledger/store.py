@@ -188,6 +188,7 @@ class Ledger:
             "session": e.session,
             "key_id": e.key_id,
             "usage_estimated": int(e.usage_estimated),
+            "traffic": e.traffic,
         }
 
 
@@ -205,7 +206,7 @@ def _bare_row(e: LedgerEntry, error: str) -> dict[str, object]:
         "request_id": str(e.request_id), "started_at": float(e.started_at), "api": str(e.api), "requested_model": "",
         "stream": 0, "reasons": "", "status": int(e.status), "error": error, "input_tokens": 0, "output_tokens": 0,
         "cache_read_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0, "latency_ms": 0.0, "attempts": 0,
-        "attempts_detail": "[]",
+        "attempts_detail": "[]", "traffic": str(e.traffic),
     }  # fmt: skip
 
 

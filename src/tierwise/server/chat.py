@@ -13,13 +13,14 @@ from aiohttp import web
 
 from tierwise.config.settings import ServerSettings
 from tierwise.errors import InvalidRequest, PayloadTooLarge, RateLimited, TierwiseError, UpstreamError
+from tierwise.evidence.records import Finished
 from tierwise.ledger.entry import LedgerEntry
 from tierwise.redaction import Redactor
-from tierwise.routing.decision import RouteInput, RoutingDecision
+from tierwise.routing.decision import RoutingDecision
 from tierwise.routing.features import route_input
 from tierwise.server.gateway import Gateway
 from tierwise.server.guard import Grant
-from tierwise.types import ApiName, ChatRequest, ChatResponse, StreamEnd, StreamEvent, StreamStart
+from tierwise.types import ApiName, ChatRequest, ChatResponse, StreamEnd, StreamEvent, StreamStart, TextDelta
 from tierwise.wire.format import StreamRenderer, WireFormat, wire_for
 
 GATEWAY = web.AppKey("gateway", Gateway)
@@ -40,6 +41,11 @@ class ChatEndpoint:
         entry = LedgerEntry(request_id="twr_" + secrets.token_hex(12), started_at=time.time(), api=self.api)
         entry.traceparent = request.headers.get("traceparent")
         grant: Grant | None = None
+        body: object = None
+        chat: ChatRequest | None = None
+        response: ChatResponse | None = None
+        streamed: list[str] | None = [] if gateway.evidence is not None else None
+        score: float | None = None
         try:
             grant = gateway.guard.authenticate(request.headers)
             entry.key_id = grant.key_id
@@ -51,9 +57,10 @@ class ChatEndpoint:
             entry.session = features.session
             decision = gateway.router.decide(features)
             entry.policy, entry.tier, entry.reasons = decision.policy, decision.tier, decision.reason
+            score = decision.score
             decision = await grant.admit(chat, decision, features)
             if chat.stream:
-                return await self._stream(request, gateway, chat, decision, features, entry, started)
+                return await self._stream(request, gateway, chat, decision, entry, started, streamed)
             if decision.cascade:
                 response = await gateway.cascade.complete(chat, decision, entry, features)
             else:
@@ -78,6 +85,11 @@ class ChatEndpoint:
                 grant.settle(entry)
             _redact_entry(entry, gateway.redactor)
             gateway.ledger.record(entry)
+            if gateway.evidence is not None and chat is not None:
+                finished = Finished(
+                    entry=entry, body=body, request=chat, response=response, streamed=streamed, score=score
+                )
+                gateway.evidence.observe(finished)
 
     # Hooks for an API whose requests or answers depend on more than the body and the upstream's answer
     # (Messages: headers, see messages.py; Responses: the response store, see responses.py).
@@ -111,9 +123,9 @@ class ChatEndpoint:
         gateway: Gateway,
         chat: ChatRequest,
         decision: RoutingDecision,
-        features: RouteInput,
         entry: LedgerEntry,
         started: float,
+        streamed: list[str] | None,
     ) -> web.StreamResponse:
         opened = await gateway.dispatcher.open_stream(chat, decision, entry)
         renderer = self.stream_renderer(chat, entry)
@@ -128,9 +140,9 @@ class ChatEndpoint:
         try:
             await response.prepare(request)
             entry.ttft_ms = (time.perf_counter() - started) * 1000.0
-            await response.write(_render(renderer, opened.buffered, entry))
+            await response.write(_render(renderer, opened.buffered, entry, streamed))
             async for batch in opened.rest:
-                await response.write(_render(renderer, batch, entry))
+                await response.write(_render(renderer, batch, entry, streamed))
             await response.write(renderer.done())
             entry.status = 200
             self.stream_finished(chat, renderer, entry)
@@ -152,11 +164,16 @@ class ChatEndpoint:
         return response
 
 
-def _render(renderer: StreamRenderer, events: list[StreamEvent], entry: LedgerEntry) -> bytes:
-    """A batch of events as one piece of the client's stream (one socket write instead of one per event)."""
+def _render(
+    renderer: StreamRenderer, events: list[StreamEvent], entry: LedgerEntry, streamed: list[str] | None
+) -> bytes:
+    """A batch of events as one piece of the client's stream (one socket write instead of one per event);
+    ``streamed`` collects the answer's text when evidence may sample it."""
     for event in events:
         if isinstance(event, StreamEnd | StreamStart):
             entry.usage = event.usage
+        elif streamed is not None and isinstance(event, TextDelta):
+            streamed.append(event.text)
     return b"".join([renderer.event(event) for event in events])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 
@@ -17,9 +18,13 @@ from tierwise.providers.dispatch import Dispatcher
 from tierwise.redaction import Redactor
 from tierwise.routing.decision import Router
 from tierwise.routing.policies import build_policy, with_sessions
+from tierwise.routing.tuning import Tuning
 from tierwise.server.guard import Guard, OpenGuard
 from tierwise.state import open_key_state
 from tierwise.telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from tierwise.evidence.service import EvidenceService
 
 
 @dataclass(slots=True)
@@ -34,6 +39,7 @@ class Gateway:
     session: aiohttp.ClientSession
     redactor: Redactor  # the upstream keys, never to be shown: redacted from errors and ledger rows
     telemetry: Telemetry
+    evidence: EvidenceService | None = None  # sampled requests, shadow calls, judges (``evidence.enabled``)
 
     @classmethod
     def start(cls, settings: Settings, *, worker: WorkerPlace | None = None) -> Gateway:
@@ -52,8 +58,9 @@ class Gateway:
         except BaseException:
             telemetry.close()
             raise
+        tuning = Tuning() if settings.routing.target is not None else None
         try:
-            policy = build_policy(settings)
+            policy = build_policy(settings, tuning=tuning)
             guard = _guard(settings, quiet=place.index > 0)
         except BaseException:
             ledger.close()
@@ -64,6 +71,22 @@ class Gateway:
             auto_decompress=True,
         )
         dispatcher = Dispatcher(settings, session)
+        redactor = Redactor(p.api_key for p in settings.providers.values())
+        evidence = None
+        if settings.evidence.enabled:
+            from tierwise.evidence.service import EvidenceService
+            from tierwise.evidence.store import SqliteEvidenceStore
+
+            evidence = EvidenceService(
+                settings,
+                store=SqliteEvidenceStore(settings.ledger_path),
+                dispatcher=dispatcher,
+                ledger=ledger,
+                session=session,
+                redactor=redactor,
+                tuning=tuning,
+            )
+            evidence.start()
         return cls(
             settings=settings,
             router=with_sessions(policy, settings),
@@ -73,8 +96,9 @@ class Gateway:
             ledger=ledger,
             guard=guard,
             session=session,
-            redactor=Redactor(p.api_key for p in settings.providers.values()),
+            redactor=redactor,
             telemetry=telemetry,
+            evidence=evidence,
         )
 
     def circuit_states(self) -> dict[str, str]:
@@ -82,6 +106,8 @@ class Gateway:
 
     async def close(self) -> bool:
         """Whether every ledger row was written (False: some were spilled, and the process should say so)."""
+        if self.evidence is not None:
+            await self.evidence.close()
         await self.session.close()
         await self.guard.close()
         written = self.ledger.close()
