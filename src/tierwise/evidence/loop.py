@@ -118,7 +118,7 @@ class Loop:
     def recalibrate(self, now: float | None = None) -> RoutingChange | None:
         """One round: adopt changes written elsewhere, roll back or apply; the change made, if any."""
         now = time.time() if now is None else now
-        self._sync()
+        self.sync()
         comparisons = self._store.comparisons(cheap_tier=self._weak, strong_tier=self._strong)
         rollback = self._check_live(comparisons, now)
         if rollback is not None:
@@ -210,7 +210,7 @@ class Loop:
         self._tuning.point = self._rebuild(back, comparisons)
         return change
 
-    def _sync(self) -> None:
+    def sync(self) -> None:
         """Rebuild the state from the change rows when someone else (``calibrate --from-evidence``, another
         worker, a restart) wrote one."""
         rows = self._store.changes()

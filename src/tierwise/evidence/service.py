@@ -49,6 +49,7 @@ class EvidenceService:
         session: aiohttp.ClientSession,
         redactor: Redactor,
         tuning: Tuning | None = None,
+        primary: bool = True,
     ) -> None:
         self._settings = settings
         self._evidence = settings.evidence
@@ -62,6 +63,7 @@ class EvidenceService:
         self._shadow = ShadowCaller(settings, dispatcher, ledger, redact=self._redact, spent_today=spent)
         self._judge: Judge = build_judge(self._evidence.judge, session, self._ask_judge)
         self._loop = Loop(settings, store, tuning) if tuning is not None and settings.routing.target else None
+        self._primary = primary
         self._random = random.random
         self.dropped = 0
         self.captured = 0
@@ -216,14 +218,14 @@ class EvidenceService:
     async def _recalibrate(self) -> None:
         assert self._loop is not None
         loop = self._loop
-        await self._in_thread(loop.recalibrate)  # adopt the last recorded point at start
+        await self._in_thread(loop.sync)  # adopt the last recorded point at start
         every = self._evidence.recalibrate_every_s
         if every <= 0:
             return
         while True:
             await asyncio.sleep(every)
             try:
-                change = await self._in_thread(loop.recalibrate)
+                change = await self._in_thread(loop.recalibrate if self._primary else loop.sync)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -85,6 +85,7 @@ class Gateway:
                 session=session,
                 redactor=redactor,
                 tuning=tuning,
+                primary=place.index == 0,  # one worker recalibrates; the others adopt what it records
             )
             evidence.start()
         return cls(
