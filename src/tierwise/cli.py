@@ -71,6 +71,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     register_keys(commands)
 
+    from tierwise.evidence.commands import register as register_evidence
+
+    register_evidence(commands)
+
     try:
         from tierwise.brain.commands import register
     except ImportError:  # the routing brain is optional at run time

@@ -138,3 +138,37 @@ def test_route_input_reads_request_and_headers() -> None:
     assert features.estimated_tokens > 1600 and features.conversation is not None
     with pytest.raises(InvalidRequest, match="unknown tier 'turbo'"):
         route_input(ChatRequest(model="tier/turbo", messages=request.messages), {})
+
+
+HARD_PROMPTS_WITH_LIGHT_KEYWORDS = (
+    "Classify each of the following contract clauses by legal risk (indemnity, limitation of liability, IP "
+    "assignment, non-compete), explain your reasoning, and flag the clauses that conflict with each other.\n"
+    "1. The Supplier shall indemnify the Customer against all losses arising from ...\n"
+    "2. Neither party's aggregate liability shall exceed the fees paid in the twelve months ...",
+    "Translate this licence agreement into German, keeping the defined terms and clause numbering, and note "
+    "where German law would read a clause differently: 'Section 4.2: The Licensee may not sublicense ...'",
+    "Extract every function call from the module below, build its call graph and tell me which functions are "
+    "unreachable from main():\n```python\ndef main():\n    load()\n    run()\n\ndef load(): ...\n```",
+    "Hey, can you prove that every planar graph is 5-colourable, and show where the argument fails for 4?",
+    "Hey team, our Postgres primary failed over twice last night and two services kept writing to the old "
+    "primary. Walk me through a root-cause analysis and a plan to prevent split-brain.",
+)
+
+
+@pytest.mark.parametrize("prompt", HARD_PROMPTS_WITH_LIGHT_KEYWORDS)
+def test_a_keyword_alone_never_sends_a_hard_prompt_to_speed(router: RulesRouter, prompt: str) -> None:
+    decision = router.decide(ask(prompt))
+    assert decision.tier != "speed", decision.reason
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Translate 'good night' into German",
+        "Classify the sentiment of this review: 'Arrived broken, very disappointed.'",
+        "Extract the email address from: 'write to ana@example.org by Friday'",
+        "Hey, how are you?",
+    ],
+)
+def test_short_simple_light_tasks_still_go_to_speed(router: RulesRouter, prompt: str) -> None:
+    assert router.decide(ask(prompt)).tier == "speed"

@@ -51,11 +51,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     tr.set_defaults(handler=run_train)
 
     ca = subparsers.add_parser("calibrate", help="pick the router threshold for a quality target or budget")
-    ca.add_argument("data", help="outcome folder to calibrate on (not the data you report as test)")
+    ca.add_argument("data", nargs="?", help="outcome folder to calibrate on (not the data you report as test)")
+    ca.add_argument(
+        "--from-evidence",
+        action="store_true",
+        help="recalibrate from the judged evidence in the config's ledger instead of DATA: applies a new "
+        "operating point only if its quality's lower confidence bound meets the target (routing.target, or "
+        "--target-quality / --max-cost), and records it for the running gateway to adopt",
+    )
     ca.add_argument("--weak", help="cheap model (default: the table's cheapest)")
     ca.add_argument("--strong", help="premium model (default: the table's best)")
     ca.add_argument("--artifact", help="router artifact (default: the packaged router)")
-    goal = ca.add_mutually_exclusive_group(required=True)
+    goal = ca.add_mutually_exclusive_group()
     goal.add_argument("--target-quality", type=float, help="share of the strong model's quality, e.g. 0.95")
     goal.add_argument("--max-cost", type=float, help="share of the always-strong cost, e.g. 0.5")
     ca.add_argument("--config", required=True, help="YAML config to write routing.learned into")
@@ -260,6 +267,13 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
+    if args.from_evidence:
+        from tierwise.evidence.commands import calibrate_from_evidence
+
+        return calibrate_from_evidence(args.config, target_quality=args.target_quality, max_cost=args.max_cost)
+    if args.data is None or (args.target_quality is None and args.max_cost is None):
+        print("tierwise calibrate: give DATA and one of --target-quality, --max-cost (or --from-evidence)")
+        return 2
     import numpy as np
 
     from tierwise.brain.artifact import load_router

@@ -24,7 +24,7 @@ class OperatingPoint:
     label: str  # why this point, for the x-tierwise-reason header
 
 
-CONSERVATIVE = OperatingPoint(scorer=None, threshold=1.0, label="evidence: not enough yet, default tier")
+CONSERVATIVE = OperatingPoint(scorer=None, threshold=1.0, label="evidence: no operating point holds yet, default tier")
 
 
 class Tuning:
