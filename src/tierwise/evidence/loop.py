@@ -109,6 +109,7 @@ class Loop:
         self._min_live = min_live if min_live is not None else max(10, self._evidence.min_samples // 2)
         self._good: list[RoutingChange] = []  # applied points, the current one last
         self._known = -1  # how many change rows the state was built from
+        self._since = 0.0  # when the current point took over (its apply, or the rollback to it)
         self._prior: ScoringRouter | None = None
 
     @property
@@ -125,16 +126,16 @@ class Loop:
             return rollback
         if len(comparisons) < self._evidence.min_samples:
             return None
-        last = self._store.changes()[-1:]
-        if last and last[0].action == "rollback":
-            newer = sum(1 for c in comparisons if c.created_at > last[0].changed_at)
-            if newer < self._min_live:  # the evidence that caused the rollback must grow before trying again
-                return None
+        current = self.current
+        # A point is judged on the live evidence gathered under it before anything replaces it; after a
+        # rollback, the evidence must grow before the loop tries again.
+        changed = current is not None or self._since > 0
+        if changed and sum(1 for c in comparisons if c.created_at > self._since) < self._min_live:
+            return None
         recent = comparisons[-MAX_MEMORY:]
         point_scorer, scores = self._fit(recent)
         choice = choose(scores, recent, self._target, self._evidence.confidence)
-        current = self.current
-        if current is not None and current.threshold is not None and current.escalated_share is not None:
+        if current is not None and current.escalated_share is not None:
             same_share = abs(current.escalated_share - choice.escalated_share) < 0.01
             if same_share and choice.n < 1.1 * current.n:
                 return None
@@ -166,7 +167,7 @@ class Loop:
         current = self.current
         if current is None:
             return None
-        live = [c for c in comparisons if c.created_at > current.changed_at]
+        live = [c for c in comparisons if c.created_at > self._since]  # served under the current point
         if len(live) < self._min_live:
             return None
         served = [c.cheap_score if c.served == "cheap" else c.strong_score for c in live]
@@ -217,9 +218,11 @@ class Loop:
         if len(rows) == self._known:
             return
         good: list[RoutingChange] = []
+        self._since = 0.0
         for row in rows:
             if row.weak_tier != self._weak or row.strong_tier != self._strong:
                 continue
+            self._since = row.changed_at
             if row.action == "apply":
                 good.append(row)
             elif row.action == "rollback" and good:
@@ -236,6 +239,7 @@ class Loop:
     def _record(self, change: RoutingChange) -> None:
         self._store.add_change(change)
         self._known += 1
+        self._since = change.changed_at
 
     def _fit(self, comparisons: list[Comparison]) -> tuple[EvidenceScorer, F64]:
         return fit_scorer(
