@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from . import _responses as responses_api
 from ._faults import Fault
 from ._replies import Reply, ToolSpec, count_tokens, plan_reply, split_text, truncate
 from ._server import FakeUpstream, running, sse
@@ -35,7 +36,7 @@ _MESSAGES = {
 
 
 class FakeOpenAI(FakeUpstream):
-    """``POST /v1/chat/completions`` and ``GET /v1/models`` as OpenAI serves them."""
+    """``POST /v1/chat/completions``, ``POST /v1/responses`` and ``GET /v1/models`` as OpenAI serves them."""
 
     name = "openai"
     api_prefix = "/v1"
@@ -46,6 +47,7 @@ class FakeOpenAI(FakeUpstream):
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/responses", self._responses)
         app.router.add_get("/v1/models", self._models)
 
     # -- errors ---------------------------------------------------------------------------------------
@@ -133,13 +135,18 @@ class FakeOpenAI(FakeUpstream):
         return None
 
     def validate(self, request: web.Request, body: dict[str, Any]) -> web.Response | None:
-        problem = _check_body(body, self.models)
+        if request.path.endswith("/responses"):
+            problem = responses_api.check_body(body, self.models)
+        else:
+            problem = _check_body(body, self.models)
         if problem is None:
             return None
         status, message, param, code = problem
         return self.error(status, message, param=param, code=code)
 
     def marker_text(self, body: dict[str, Any]) -> str:
+        if "messages" not in body:
+            return responses_api.marker_text(body)
         last = body["messages"][-1]
         return _text(last.get("content")) if last.get("role") == "user" else ""
 
@@ -159,6 +166,24 @@ class FakeOpenAI(FakeUpstream):
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         return await self.pipeline(request, self._answer)
+
+    async def _responses(self, request: web.Request) -> web.StreamResponse:
+        return await self.pipeline(request, self._answer_responses)
+
+    async def _answer_responses(
+        self, request: web.Request, body: dict[str, Any], fault: Fault | None
+    ) -> web.StreamResponse:
+        reply = responses_api.reply_for(body)
+        output, usage, cut = responses_api.output_and_usage(body, reply, self.ids)
+        response_id, created = self.ids.make("resp_", 48), responses_api.now()
+        headers = self.base_headers()
+        if not body.get("stream"):
+            status = "incomplete" if cut else "completed"
+            payload = responses_api.response_object(body, response_id, created, status, output, usage, cut)
+            return await self.send_json(request, payload, headers, fault)
+        events = responses_api.events(body, response_id, created, output, usage, cut, self.chunk_chars)
+        failed = responses_api.failed_event(body, response_id, created)
+        return await self.send_events(request, events, headers, fault, failed)
 
     async def _answer(self, request: web.Request, body: dict[str, Any], fault: Fault | None) -> web.StreamResponse:
         reply = _reply_for(body)

@@ -87,6 +87,14 @@ CODEX_LIKE: dict[str, Any] = {
 }
 
 
+def test_the_module_implements_every_member_of_the_wire_format_interface() -> None:
+    from tierwise.wire import format as wire_format
+
+    members = [name for name in vars(wire_format.WireFormat) if not name.startswith("_")]
+    assert "build_upstream_request" in members and "request_headers" in members
+    assert [name for name in members if not hasattr(rw, name)] == []
+
+
 def request(**fields: Any) -> ChatRequest:
     return rw.parse_request({"model": "auto", "input": "hi", **fields})
 

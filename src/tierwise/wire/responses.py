@@ -51,6 +51,7 @@ __all__ = [
     "parse_upstream_response",
     "render_error",
     "render_response",
+    "request_headers",
     "upstream_headers",
 ]
 
@@ -122,6 +123,11 @@ _INPUT_ITEMS_REFUSED = {
     "tool_search_output": "built-in tool 'tool_search'",
     "compaction": "server-side compaction",
 }
+
+
+def request_headers(request: ChatRequest) -> dict[str, str]:
+    """Nothing per request: the Responses API has no beta header (Anthropic's betas are not forwarded here)."""
+    return {}
 
 
 def upstream_headers(api_key: str | None) -> dict[str, str]:
