@@ -3,6 +3,7 @@ to an in-process httpx transport that hands it what our functions render)."""
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import random
 import time
@@ -541,7 +542,7 @@ def test_build_upstream_request_merges_turns_and_orders_tool_results() -> None:
         tools=(ToolSpec(name="w", parameters={}),),
         tool_choice=ToolChoice(mode="required", parallel=False),
         reasoning_effort="high",
-        extensions={"openai": {"logprobs": True}},
+        extensions={"openai": {"logprobs": False, "store": True, "metadata": {"k": "v"}}},
     )
     body = build(request)
     assert body["model"] == "claude-up"
@@ -1082,3 +1083,35 @@ def test_system_messages_in_messages_are_kept_in_place_and_leave_their_beta_behi
             ],
         }
     ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "param"),
+    [
+        ({"extensions": {"openai": {"logprobs": True}}}, "logprobs"),
+        ({"extensions": {"openai": {"frequency_penalty": 0.5}}}, "frequency_penalty"),
+        ({"extensions": {"openai": {"verbosity": "low"}}}, "verbosity"),
+        ({"seed": 7}, "seed"),
+        ({"response_format": ResponseFormat(kind="json_object")}, "response_format"),
+    ],
+)
+def test_chat_completions_fields_an_anthropic_model_cannot_honour_are_refused(
+    changes: dict[str, Any], param: str
+) -> None:
+    base = ChatRequest(model="m", messages=(Message(role="user", parts=(TextPart(text="hi"),)),))
+    with pytest.raises(InvalidRequest) as err:
+        wire.build_upstream_request(dataclasses.replace(base, **changes), upstream_model="claude-up")
+    assert err.value.param == param and "claude-up" in err.value.message
+
+
+def test_harmless_or_default_chat_completions_fields_are_left_out() -> None:
+    harmless = {"store": True, "metadata": {"a": "b"}, "service_tier": "flex", "logprobs": False, "n": 1}
+    request = ChatRequest(
+        model="m",
+        messages=(Message(role="user", parts=(TextPart(text="hi"),)),),
+        response_format=ResponseFormat(kind="json_schema", name="x", schema={"type": "object"}, strict=True),
+        extensions={"openai": harmless},
+    )
+    body = build(request)
+    assert not harmless.keys() & body.keys()
+    assert body["output_config"] == {"format": {"type": "json_schema", "schema": {"type": "object"}}}

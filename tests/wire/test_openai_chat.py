@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import time
 from typing import Any
@@ -47,6 +48,7 @@ from tierwise.types import (
     ToolSpec,
     Usage,
 )
+from tierwise.wire import anthropic_messages as am
 from tierwise.wire import openai_chat as oc
 from tierwise.wire.sse import SseDecoder, SseEvent
 
@@ -596,11 +598,14 @@ def test_build_upstream_request_from_anthropic_shaped_request() -> None:
         tools=(ToolSpec(name="screenshot", parameters={"type": "object", "properties": {}}),),
         tool_choice=ToolChoice(mode="tool", name="screenshot", parallel=False),
         max_tokens=1024,
-        top_k=40,
         thinking=Thinking(mode="enabled", budget_tokens=2048),
         extensions={"anthropic": {"metadata": {"user_id": "x"}, "service_tier": "auto"}},
     )
     body = orjson.loads(oc.build_upstream_request(request, upstream_model="gpt-4o", default_max_tokens=4096))
+    # Sampling that Chat Completions cannot reproduce is refused, naming the field.
+    with pytest.raises(InvalidRequest) as err:
+        oc.build_upstream_request(dataclasses.replace(request, top_k=40), upstream_model="gpt-4o")
+    assert err.value.param == "top_k" and "gpt-4o" in err.value.message
 
     assert body["messages"] == [
         {"role": "system", "content": "sys"},
@@ -1063,3 +1068,56 @@ def test_parse_rejects_bad_new_fields(field: str, value: object, param: str) -> 
     with pytest.raises(InvalidRequest) as err:
         oc.parse_request({"model": "m", "messages": [{"role": "user", "content": "x"}], field: value})
     assert err.value.param == param
+
+
+@pytest.mark.parametrize(
+    ("extensions", "param"),
+    [
+        ({"mcp_servers": [{"type": "url", "url": "https://x", "name": "x"}]}, "mcp_servers"),
+        ({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "tools"),
+        ({"container": "c1"}, "container"),
+        ({"output_config": {"task_budget": 5}}, "output_config"),
+    ],
+)
+def test_anthropic_fields_an_openai_model_cannot_honour_are_refused(extensions: dict[str, Any], param: str) -> None:
+    request = ChatRequest(
+        model="m", messages=(Message(role="user", parts=(TextPart(text="hi"),)),), extensions={"anthropic": extensions}
+    )
+    with pytest.raises(InvalidRequest) as err:
+        oc.build_upstream_request(request, upstream_model="gpt-x")
+    assert err.value.param == param
+
+
+def test_anthropic_structured_output_effort_and_documents_reach_an_openai_model() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    parsed = am.parse_request(
+        {
+            "model": "m",
+            "max_tokens": 100,
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "document",
+                            "title": "a.pdf",
+                            "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"},
+                        },
+                        {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "notes"}},
+                        {"type": "text", "text": "sum up"},
+                    ],
+                }
+            ],
+            "output_config": {"effort": "max", "format": {"type": "json_schema", "schema": schema}},
+            "context_management": {"edits": []},
+        }
+    )
+    body = orjson.loads(oc.build_upstream_request(parsed, upstream_model="gpt-x"))
+    assert body["reasoning_effort"] == "xhigh"
+    assert body["response_format"] == {"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
+    assert body["messages"][0]["content"] == [
+        {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0x", "filename": "a.pdf"}},
+        {"type": "text", "text": "notes"},
+        {"type": "text", "text": "sum up"},
+    ]
+    assert "context_management" not in body

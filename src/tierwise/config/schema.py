@@ -43,7 +43,9 @@ class ModelFile(_Strict):
     id: str
     context_window: int = Field(128_000, gt=0)
     max_output_tokens: int = Field(8_192, gt=0)
-    capabilities: list[Literal["tools", "vision", "thinking"]] = Field(default_factory=list)
+    capabilities: list[Literal["tools", "vision", "thinking", "adaptive_thinking", "effort"]] = Field(
+        default_factory=list
+    )
     prices: PricesFile | None = None
     price_ref: str | None = None
 

@@ -11,7 +11,9 @@ from tierwise.routing.decision import Tier
 from tierwise.types import ApiName
 
 ProviderKind = Literal["anthropic", "openai", "openai-compatible", "openrouter", "ollama", "vllm"]
-Capability = Literal["tools", "vision", "thinking"]
+# thinking: takes a thinking budget (Anthropic) or reasoning_effort (OpenAI reasoning models);
+# adaptive_thinking: takes Anthropic's thinking {type: adaptive}; effort: takes Anthropic's output_config.effort.
+Capability = Literal["tools", "vision", "thinking", "adaptive_thinking", "effort"]
 PolicyName = Literal["rules", "learned", "cascade"]
 
 

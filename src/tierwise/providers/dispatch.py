@@ -22,6 +22,7 @@ import aiohttp
 from tierwise.config.settings import ModelSettings, Settings
 from tierwise.errors import UpstreamConnectionError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from tierwise.ledger.entry import Attempt, LedgerEntry
+from tierwise.providers.adapt import adapt
 from tierwise.providers.breaker import Circuit, circuits_for
 from tierwise.providers.retry import retry_delay
 from tierwise.providers.upstream import UpstreamProvider
@@ -54,13 +55,13 @@ class Dispatcher:
     async def complete(self, request: ChatRequest, decision: RoutingDecision, entry: LedgerEntry) -> ChatResponse:
 
         async def call(model: ModelSettings) -> ChatResponse:
-            return await self._providers[model.provider.name].complete(request, model)
+            return await self._providers[model.provider.name].complete(_fitted(request, model, entry), model)
 
         return await self._run(call, decision, entry)
 
     async def open_stream(self, request: ChatRequest, decision: RoutingDecision, entry: LedgerEntry) -> OpenedStream:
         async def call(model: ModelSettings) -> OpenedStream:
-            events = self._providers[model.provider.name].stream(request, model)
+            events = self._providers[model.provider.name].stream(_fitted(request, model, entry), model)
             try:
                 buffered = await _until_content(events, model)
             except BaseException:
@@ -139,6 +140,15 @@ async def _until_content(batches: AsyncGenerator[list[StreamEvent], None], model
     if not buffered or isinstance(buffered[-1], StreamStart):
         raise UpstreamConnectionError(f"{model.alias}: the stream ended before any content")
     return buffered
+
+
+def _fitted(request: ChatRequest, model: ModelSettings, entry: LedgerEntry) -> ChatRequest:
+    """The request as ``model`` takes it (see ``adapt``); what changed is added to the entry's reasons."""
+    adapted = adapt(request, model)
+    for note in adapted.notes:
+        if note not in entry.reasons:
+            entry.reasons = f"{entry.reasons}; {note}" if entry.reasons else note
+    return adapted.request
 
 
 def _mark(entry: LedgerEntry, model: ModelSettings) -> None:

@@ -32,7 +32,7 @@ def unfit_reason(model: ModelSettings, route_input: RouteInput) -> str | None:
         return f"{model.alias} lacks tools"
     if route_input.needs_vision and "vision" not in model.capabilities:
         return f"{model.alias} lacks vision"
-    if route_input.needs_thinking and "thinking" not in model.capabilities:
+    if route_input.needs_thinking and not model.capabilities & {"thinking", "adaptive_thinking"}:
         return f"{model.alias} lacks thinking"
     return None
 

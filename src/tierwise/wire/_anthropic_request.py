@@ -21,6 +21,7 @@ from tierwise.types import (
     ToolSpec,
 )
 from tierwise.wire._anthropic_response import tool_input
+from tierwise.wire._foreign import check_foreign
 
 DEFAULT_MAX_TOKENS = 4096
 
@@ -32,11 +33,18 @@ def build_upstream_request(
     default_max_tokens: int | None = None,
     max_tokens_field: str | None = None,
 ) -> bytes:
-    openai = request.extensions.get("openai")
-    if openai:
-        n = openai.get("n")
-        if type(n) is int and n > 1:
-            raise InvalidRequest("n > 1 cannot be honoured by this model (Anthropic returns one choice)", param="n")
+    check_foreign(request.extensions.get("openai") or {}, source="openai", target_model=upstream_model)
+    if request.seed is not None:
+        raise InvalidRequest(
+            f"'seed' cannot be honoured by {upstream_model} (Anthropic models have no seed); remove it", param="seed"
+        )
+    fmt = request.response_format
+    if fmt is not None and fmt.kind == "json_object":
+        raise InvalidRequest(
+            f"response_format json_object cannot be honoured by {upstream_model} (Anthropic constrains output to a "
+            "schema only); send {'type': 'json_schema', 'json_schema': {'name': ..., 'schema': ...}} instead",
+            param="response_format",
+        )
     max_tokens = request.max_tokens or default_max_tokens or DEFAULT_MAX_TOKENS
     body: dict[str, Any] = {
         "model": upstream_model,
@@ -71,8 +79,8 @@ def build_upstream_request(
     effort = _EFFORT.get(request.reasoning_effort) if request.reasoning_effort is not None else None
     if effort is not None:
         output_config["effort"] = effort
-    if request.response_format is not None and request.response_format.kind == "json_schema":
-        output_config["format"] = {"type": "json_schema", "schema": request.response_format.schema or {}}
+    if fmt is not None and fmt.kind == "json_schema":
+        output_config["format"] = {"type": "json_schema", "schema": fmt.schema or {}}
     if output_config:
         body["output_config"] = output_config
     body.update(extensions)

@@ -8,8 +8,9 @@ Choices made once for this format:
 - Top-level fields tierwise does not model are kept unchanged in ``extensions["openai"]`` and forwarded only to
   an OpenAI-compatible upstream. One of them is a marker as well: ``max_completion_tokens`` (the client's name
   for the output limit, reused upstream).
-- Anthropic's ``thinking_budget`` and ``top_k`` are not sent upstream: no OpenAI-compatible field means the
-  same, and a reasoning_effort sent to a model without reasoning is a 400.
+- Anthropic fields reach an OpenAI-compatible upstream translated (thinking budgets become a reasoning_effort in
+  ``providers.adapt``; output_config.format becomes response_format; documents become file parts) or refused
+  with a 400 naming them (``top_k``, server tools, ``_foreign`` lists the rest).
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ from tierwise.types import (
     Part,
     ResponseFormat,
     TextPart,
+    Thinking,
     ToolCallPart,
     ToolChoice,
     ToolResultPart,
     ToolSpec,
 )
+from tierwise.wire._foreign import check_foreign
 from tierwise.wire._openai_response import (
     parse_upstream_error,
     parse_upstream_response,
@@ -413,6 +416,7 @@ def parse_request(body: object) -> ChatRequest:
     if stream_options is not None and not isinstance(stream_options, dict):
         raise _bad("'stream_options' must be an object", "stream_options")
     include_usage = _optional_bool(stream_options or {}, "include_usage", "stream_options.include_usage")
+    effort = _effort(body.get("reasoning_effort"))
     return ChatRequest(
         model=model,
         messages=messages,
@@ -425,7 +429,9 @@ def parse_request(body: object) -> ChatRequest:
         stop=_stop(body.get("stop")),
         stream=bool(_optional_bool(body, "stream", "stream")),
         stream_usage=bool(include_usage),
-        reasoning_effort=_effort(body.get("reasoning_effort")),
+        reasoning_effort=effort,
+        # A reasoning model always reasons: in Anthropic's terms, adaptive thinking at that effort.
+        thinking=Thinking(mode="adaptive") if effort not in (None, "none", "minimal") else None,
         response_format=_response_format(body.get("response_format")),
         seed=_seed(body.get("seed")),
         user=_optional_str(body, "user"),
@@ -527,6 +533,11 @@ def build_upstream_request(
     Ollama knows only ``max_tokens``); by default it is the name the client used, else ``max_tokens``.
     """
     extensions = request.extensions.get("openai") or {}
+    check_foreign(request.extensions.get("anthropic") or {}, source="anthropic", target_model=upstream_model)
+    if request.top_k is not None:
+        raise InvalidRequest(
+            f"'top_k' cannot be honoured by {upstream_model} (Chat Completions has no top_k); remove it", param="top_k"
+        )
     messages: list[dict[str, Any]] = [{"role": "system", "content": p.text} for p in request.system]
     for message in request.messages:
         if message.role == "user":
@@ -547,7 +558,8 @@ def build_upstream_request(
     if request.stop:
         body["stop"] = list(request.stop)
     if request.reasoning_effort is not None:
-        body["reasoning_effort"] = request.reasoning_effort
+        # Anthropic's "max" is above OpenAI's top value: its nearest neighbour is "xhigh".
+        body["reasoning_effort"] = "xhigh" if request.reasoning_effort == "max" else request.reasoning_effort
     if request.response_format is not None:
         body["response_format"] = _response_format_value(request.response_format)
     if request.seed is not None:
