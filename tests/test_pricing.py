@@ -55,3 +55,31 @@ tiers: {default: [priced, free]}
     # 1M uncached at 0.5 + 1M cached at 0.05 + 1M out at 1.5
     assert book.cost(settings.models["priced"], usage) == Decimal("2.05")
     assert book.cost(settings.models["free"], usage) is None
+
+
+def test_one_hour_cache_writes_cost_twice_the_input_price_five_minute_ones_one_and_a_quarter() -> None:
+    book = PriceBook()
+    for alias in ("claude-sonnet-4-6", "claude-opus-4-7", "claude-haiku-4-5"):
+        model = SETTINGS.models[alias]
+        rates = book.rates(model)
+        assert rates is not None
+        five_min = book.cost(model, Usage(input_tokens=1_000_000, cache_write_tokens=1_000_000))
+        one_hour = book.cost(
+            model, Usage(input_tokens=1_000_000, cache_write_tokens=1_000_000, cache_write_1h_tokens=1_000_000)
+        )
+        assert five_min == rates.input * Decimal("1.25")
+        assert one_hour == rates.input * 2
+        expected = genai_prices.calc_price(
+            genai_prices.Usage(input_tokens=1_000_000, cache_write_tokens=1_000_000, cache_write_1h_tokens=400_000),
+            model_ref=model.upstream_id,
+            provider_id="anthropic",
+        ).total_price
+        mixed = Usage(input_tokens=1_000_000, cache_write_tokens=1_000_000, cache_write_1h_tokens=400_000)
+        assert book.cost(model, mixed) == Decimal(expected)
+
+
+def test_context_windows_come_from_the_price_data() -> None:
+    windows = {alias: model.context_window for alias, model in SETTINGS.models.items()}
+    assert windows["claude-sonnet-4-6"] == windows["claude-opus-4-7"] == 1_000_000
+    assert windows["claude-haiku-4-5"] == 200_000
+    assert windows["gpt-5.1"] == windows["gpt-5.2"] == windows["gpt-5-mini"] == 400_000

@@ -29,17 +29,20 @@ class Rates:
     input: Decimal
     output: Decimal
     cache_read: Decimal
-    cache_write: Decimal
+    cache_write: Decimal  # a five-minute cache write
+    cache_write_1h: Decimal | None = None  # a one-hour cache write; None: priced as a five-minute one
     tiered: Any = None
 
     def cost(self, usage: Usage) -> Decimal:
         if self.tiered is not None:
             return Decimal(self.tiered.calc_price(_price_usage(usage))["total_price"])
         uncached = max(usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens, 0)
+        write_1h = min(usage.cache_write_1h_tokens, usage.cache_write_tokens)
         total = (
             uncached * self.input
             + usage.cache_read_tokens * self.cache_read
-            + usage.cache_write_tokens * self.cache_write
+            + (usage.cache_write_tokens - write_1h) * self.cache_write
+            + write_1h * (self.cache_write if self.cache_write_1h is None else self.cache_write_1h)
             + usage.output_tokens * self.output
         )
         return total / _PER_MTOK
@@ -65,17 +68,16 @@ class PriceBook:
 def _resolve(model: ModelSettings) -> Rates | None:
     if model.prices is not None:
         p = model.prices
+        write_5m = p.cache_write if p.cache_write is not None else p.input
         return Rates(
             input=p.input,
             output=p.output,
             cache_read=p.cache_read if p.cache_read is not None else p.input,
-            cache_write=p.cache_write if p.cache_write is not None else p.input,
+            cache_write=write_5m,
+            cache_write_1h=p.cache_write_1h if p.cache_write_1h is not None else write_5m,
         )
-    try:
-        _, found = data_snapshot.get_snapshot().find_provider_model(
-            model.price_ref or model.upstream_id, None, _PRICE_PROVIDER.get(model.provider.kind), None
-        )
-    except LookupError:
+    found = _price_model(model.price_ref or model.upstream_id, model.provider.kind)
+    if found is None:
         return None
     price = found.get_prices(datetime.now(tz=UTC))
     rates = [
@@ -83,17 +85,39 @@ def _resolve(model: ModelSettings) -> Rates | None:
         _plain(price.output_mtok),
         _plain(price.cache_read_mtok),
         _plain(price.cache_write_mtok),
+        _plain(getattr(price, "cache_write_1h_mtok", None)),
     ]
     if any(rate is _TIERED for rate in rates):
-        return Rates(input=Decimal(0), output=Decimal(0), cache_read=Decimal(0), cache_write=Decimal(0), tiered=price)
-    given_input, output, cache_read, cache_write = (r if isinstance(r, Decimal) else None for r in rates)
+        zero = Decimal(0)
+        return Rates(input=zero, output=zero, cache_read=zero, cache_write=zero, tiered=price)
+    given_input, output, cache_read, cache_write, cache_write_1h = (
+        r if isinstance(r, Decimal) else None for r in rates
+    )
     base = given_input or Decimal(0)
     return Rates(
         input=base,
         output=output or Decimal(0),
         cache_read=base if cache_read is None else cache_read,
         cache_write=base if cache_write is None else cache_write,
+        cache_write_1h=cache_write_1h,
     )
+
+
+def _price_model(model_id: str, provider_kind: str) -> Any:
+    try:
+        _, found = data_snapshot.get_snapshot().find_provider_model(
+            model_id, None, _PRICE_PROVIDER.get(provider_kind), None
+        )
+    except LookupError:
+        return None
+    return found
+
+
+def context_window_of(model_id: str, provider_kind: str) -> int | None:
+    """The model's context window according to the genai-prices data, None when it does not say."""
+    found = _price_model(model_id, provider_kind)
+    window = getattr(found, "context_window", None) if found is not None else None
+    return window if isinstance(window, int) and window > 0 else None
 
 
 _TIERED = object()
@@ -114,4 +138,5 @@ def _price_usage(usage: Usage) -> PriceUsage:
         output_tokens=usage.output_tokens,
         cache_read_tokens=usage.cache_read_tokens or None,
         cache_write_tokens=usage.cache_write_tokens or None,
+        cache_write_1h_tokens=min(usage.cache_write_1h_tokens, usage.cache_write_tokens) or None,
     )

@@ -92,3 +92,26 @@ def test_price_override_and_file_errors(tmp_path: Path) -> None:
     path.write_text("providers: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_settings(path, environ={})
+
+
+def test_context_window_from_config_then_price_data_then_a_fallback() -> None:
+    text = """\
+providers:
+  a: {kind: anthropic, api_key_env: K}
+  local: {kind: ollama}
+models:
+  sonnet: {provider: a, id: claude-sonnet-4-6}
+  pinned: {provider: a, id: claude-sonnet-4-6, context_window: 200000}
+  old-sonnet: {provider: a, id: claude-sonnet-4-5, long_context_beta: context-1m-2025-08-07}
+  plain-old: {provider: a, id: claude-sonnet-4-5}
+  unknown: {provider: local, id: my-finetune}
+tiers:
+  default: [sonnet]
+"""
+    models = parse_settings(text, source="t", environ={}).models
+    assert models["sonnet"].context_window == 1_000_000  # genai-prices
+    assert models["pinned"].context_window == 200_000  # the config wins
+    assert models["old-sonnet"].context_window == 1_000_000  # what its beta opens
+    assert models["old-sonnet"].long_context_beta == "context-1m-2025-08-07"
+    assert models["plain-old"].context_window == 200_000
+    assert models["unknown"].context_window == 128_000

@@ -152,11 +152,19 @@ def test_realtime_header_selects_speed_tier(client: openai.OpenAI) -> None:
     assert raw.headers["x-tierwise-model"] == "claude-haiku-4-5"
 
 
-def test_long_context_lands_on_the_long_context_model(client: openai.OpenAI, fake_openai: FakeOpenAI) -> None:
-    huge = "word " * 1_000_000  # about 1.25M characters a token each way: beyond every 200k/400k window
+def test_long_context_stays_on_a_1m_model_of_its_tier(
+    client: openai.OpenAI, fake_anthropic: FakeAnthropic, fake_openai: FakeOpenAI
+) -> None:
+    huge = "word " * 1_000_000
+    # ~600K tokens: beyond 200K and 400K windows but inside Sonnet 4.6's 1M (the genai-prices data says so).
     raw = client.chat.completions.with_raw_response.create(
         model="auto", messages=[{"role": "user", "content": huge[: 4 * 600_000]}]
     )
-    assert raw.headers["x-tierwise-model"] == "gpt-4.1"
-    assert "context" in raw.headers["x-tierwise-reason"]
-    assert fake_openai.requests[-1].body["model"] == "gpt-4.1"
+    assert raw.headers["x-tierwise-model"] == "claude-sonnet-4-6"
+    assert fake_anthropic.requests[-1].body["model"] == "claude-sonnet-4-6"
+    # ~250K tokens to the speed tier: Haiku 4.5 holds 200K, so the request moves to a tier that can take it.
+    raw = client.chat.completions.with_raw_response.create(
+        model="tier/speed", messages=[{"role": "user", "content": huge[: 4 * 250_000]}]
+    )
+    assert raw.headers["x-tierwise-model"] == "gpt-5-mini"
+    assert "claude-haiku-4-5 context 200k" in raw.headers["x-tierwise-reason"]

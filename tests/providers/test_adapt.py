@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tierwise.config.settings import Capability, ModelSettings, ProviderSettings, Timeouts
@@ -98,3 +100,14 @@ def test_thinking_on_a_model_that_cannot_think_is_refused() -> None:
     with pytest.raises(InvalidRequest) as err:
         adapt(request(thinking=Thinking(mode="enabled", budget_tokens=2048)), plain)
     assert err.value.param == "thinking"
+
+
+def test_the_long_context_beta_is_sent_only_when_the_request_needs_the_room() -> None:
+    old = dataclasses.replace(HAIKU, alias="sonnet-4-5", long_context_beta="context-1m-2025-08-07")
+    small = request(max_tokens=1000)
+    assert adapt(small, old).request is small
+    big = dataclasses.replace(small, messages=(Message(role="user", parts=(TextPart(text="word " * 200_000),)),))
+    fitted = adapt(big, old)
+    assert fitted.request.betas == ("context-1m-2025-08-07",)
+    assert "long-context beta context-1m-2025-08-07" in fitted.notes[0]
+    assert adapt(big, HAIKU).request.betas == ()

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from tierwise.config import schema
 from tierwise.config.settings import (
     DEFAULT_MODEL_PATTERNS,
+    LONG_CONTEXT_WINDOW,
     BreakerSettings,
     CascadeSettings,
     EvidenceSettings,
@@ -40,6 +41,7 @@ from tierwise.config.settings import (
     Timeouts,
 )
 from tierwise.errors import ConfigError
+from tierwise.pricing import context_window_of
 from tierwise.routing.decision import TIERS, Tier
 
 DEFAULT_CONFIG = "<default>"
@@ -52,6 +54,7 @@ _DEFAULT_BASE_URLS: dict[str, str] = {
     "vllm": "http://localhost:8000/v1",
 }
 _KEYLESS_KINDS = frozenset({"ollama", "vllm"})
+_FALLBACK_CONTEXT_WINDOW = 128_000  # a model neither the config nor the price data describes
 
 Path_ = tuple[str | int, ...]
 
@@ -159,16 +162,18 @@ def _resolve(
                 output=m.prices.output,
                 cache_read=m.prices.cache_read,
                 cache_write=m.prices.cache_write,
+                cache_write_1h=m.prices.cache_write_1h,
             )
         models[alias] = ModelSettings(
             alias=alias,
             provider=provider,
             upstream_id=m.id,
-            context_window=m.context_window,
+            context_window=_context_window(m, provider.kind),
             max_output_tokens=m.max_output_tokens,
             capabilities=frozenset(m.capabilities),
             prices=prices,
             price_ref=m.price_ref,
+            long_context_beta=m.long_context_beta,
         )
     tiers: dict[Tier, tuple[str, ...]] = {}
     for tier in TIERS:
@@ -244,6 +249,19 @@ def _resolve_telemetry(p: schema.TelemetryFile, environ: Mapping[str, str]) -> T
         otlp_headers=dict(p.otlp_headers),
         service_name=p.service_name,
     )
+
+
+def _context_window(m: schema.ModelFile, kind: str) -> int:
+    """The configured window, else the genai-prices data's, else a conservative 128K.
+
+    A model with a long-context beta takes 1M tokens with it: the beta is sent only when a request needs more
+    than the standard window.
+    """
+    if m.context_window is not None:
+        return m.context_window
+    if m.long_context_beta is not None:
+        return LONG_CONTEXT_WINDOW
+    return context_window_of(m.price_ref or m.id, kind) or _FALLBACK_CONTEXT_WINDOW
 
 
 def _resolve_provider(name: str, p: schema.ProviderFile, environ: Mapping[str, str], fail: Any) -> ProviderSettings:

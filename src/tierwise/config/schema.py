@@ -36,18 +36,20 @@ class PricesFile(_Strict):
     output: Decimal
     cache_read: Decimal | None = None
     cache_write: Decimal | None = None
+    cache_write_1h: Decimal | None = None
 
 
 class ModelFile(_Strict):
     provider: str
     id: str
-    context_window: int = Field(128_000, gt=0)
+    context_window: int | None = Field(None, gt=0)  # None: from the genai-prices data
     max_output_tokens: int = Field(8_192, gt=0)
     capabilities: list[Literal["tools", "vision", "thinking", "adaptive_thinking", "effort"]] = Field(
         default_factory=list
     )
     prices: PricesFile | None = None
     price_ref: str | None = None
+    long_context_beta: str | None = None
 
 
 class ConditionFile(_Strict):

@@ -15,6 +15,9 @@ ProviderKind = Literal["anthropic", "openai", "openai-compatible", "openrouter",
 # adaptive_thinking: takes Anthropic's thinking {type: adaptive}; effort: takes Anthropic's output_config.effort.
 Capability = Literal["tools", "vision", "thinking", "adaptive_thinking", "effort"]
 PolicyName = Literal["rules", "learned", "cascade"]
+# Anthropic's standard context window, and the window its long-context beta opens.
+STANDARD_CONTEXT_WINDOW = 200_000
+LONG_CONTEXT_WINDOW = 1_000_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,7 +51,8 @@ class Prices:
     input: Decimal
     output: Decimal
     cache_read: Decimal | None = None
-    cache_write: Decimal | None = None
+    cache_write: Decimal | None = None  # a five-minute cache write
+    cache_write_1h: Decimal | None = None  # a one-hour cache write
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,6 +65,8 @@ class ModelSettings:
     capabilities: frozenset[Capability]
     prices: Prices | None = None  # None: look the model up in genai-prices
     price_ref: str | None = None  # the genai-prices model name when it differs from upstream_id
+    # An Anthropic beta that opens the context window past the standard 200K (sent only when a request needs it).
+    long_context_beta: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

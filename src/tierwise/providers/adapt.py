@@ -6,7 +6,8 @@ from its configured limits and capabilities, before the wire format renders the 
 - effort and thinking are turned into what the model accepts: Anthropic models without ``effort`` get a
   thinking budget instead, adaptive-only models get adaptive thinking instead of a budget, models with only a
   budget get one for adaptive thinking, and OpenAI reasoning models get a ``reasoning_effort`` for a budget;
-- thinking asked of a model that cannot think is refused (routing already skips such models when it chooses).
+- thinking asked of a model that cannot think is refused (routing already skips such models when it chooses);
+- a model whose window past 200K needs a beta (``long_context_beta``) gets it when the request needs the room.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from tierwise.config.settings import ModelSettings
+from tierwise.config.settings import STANDARD_CONTEXT_WINDOW, ModelSettings
 from tierwise.errors import InvalidRequest
+from tierwise.routing.features import estimate_tokens
 from tierwise.types import ChatRequest, Effort, Thinking
 
 # A thinking budget for an effort, and the effort a budget stands for. Anthropic needs a budget of at least
@@ -49,9 +51,23 @@ def adapt(request: ChatRequest, model: ModelSettings) -> Adapted:
         effort, thinking = _anthropic_reasoning(effort, thinking, model, max_tokens or model.max_output_tokens)
     elif thinking is not None and thinking.budget_tokens is not None and effort is None:
         effort = effort_for_budget(thinking.budget_tokens)  # what an OpenAI reasoning model takes instead
-    if (max_tokens, effort, thinking) == (request.max_tokens, request.reasoning_effort, request.thinking):
+    betas = request.betas
+    beta = model.long_context_beta
+    if beta is not None and beta not in betas:
+        needed = estimate_tokens(request) + (max_tokens or model.max_output_tokens)
+        if needed > STANDARD_CONTEXT_WINDOW:
+            betas = (*betas, beta)
+            notes.append(f"~{needed // 1000}k tokens: long-context beta {beta} sent to {model.alias}")
+    if (max_tokens, effort, thinking, betas) == (
+        request.max_tokens,
+        request.reasoning_effort,
+        request.thinking,
+        request.betas,
+    ):
         return Adapted(request, ())
-    adapted = dataclasses.replace(request, max_tokens=max_tokens, reasoning_effort=effort, thinking=thinking)
+    adapted = dataclasses.replace(
+        request, max_tokens=max_tokens, reasoning_effort=effort, thinking=thinking, betas=betas
+    )
     return Adapted(adapted, tuple(notes))
 
 

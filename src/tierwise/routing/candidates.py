@@ -25,7 +25,8 @@ class Candidates:
 
 def unfit_reason(model: ModelSettings, route_input: RouteInput) -> str | None:
     """Why ``model`` cannot take the request, or None if it can."""
-    needed = route_input.estimated_tokens + (route_input.max_output_tokens or 0)
+    # A max_tokens above the model's output limit is capped at dispatch, so the limit is what must fit.
+    needed = route_input.estimated_tokens + min(route_input.max_output_tokens or 0, model.max_output_tokens)
     if needed > model.context_window:
         return f"{model.alias} context {model.context_window // 1000}k < ~{needed // 1000}k tokens"
     if route_input.needs_tools and "tools" not in model.capabilities:
