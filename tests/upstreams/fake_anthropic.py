@@ -187,7 +187,7 @@ class FakeAnthropic(FakeUpstream):
         pieces = _pieces(body)
         total = count_tokens(sum(len(text) for text, _ in pieces))
         marked = [i for i, (_, cached) in enumerate(pieces) if cached]
-        created = read = 0
+        created = read = created_1h = 0
         if marked:
             prefix = pieces[: marked[-1] + 1]
             prefix_tokens = min(total, count_tokens(sum(len(text) for text, _ in prefix)))
@@ -195,6 +195,11 @@ class FakeAnthropic(FakeUpstream):
                 read = prefix_tokens
             else:
                 created = prefix_tokens
+                # Breakpoints with ttl "1h" write what precedes them for an hour (they must come first).
+                long_lived = [i for i, ttl in enumerate(_ttls(body)) if ttl == "1h"]
+                if long_lived:
+                    head = pieces[: long_lived[-1] + 1]
+                    created_1h = min(created, count_tokens(sum(len(text) for text, _ in head)))
         output_chars = 0
         for block in blocks:
             if block["type"] == "tool_use":
@@ -205,7 +210,10 @@ class FakeAnthropic(FakeUpstream):
             "input_tokens": total - created - read,
             "cache_creation_input_tokens": created,
             "cache_read_input_tokens": read,
-            "cache_creation": {"ephemeral_5m_input_tokens": created, "ephemeral_1h_input_tokens": 0},
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": created - created_1h,
+                "ephemeral_1h_input_tokens": created_1h,
+            },
             "output_tokens": max(1, count_tokens(output_chars)),
             "service_tier": "standard",
         }
@@ -318,6 +326,24 @@ def _pieces(body: dict[str, Any]) -> list[tuple[str, bool]]:
     return pieces
 
 
+def _ttls(body: dict[str, Any]) -> list[str | None]:
+    """The cache_control ttl of each piece of ``_pieces`` (None where there is no breakpoint)."""
+    blocks: list[Any] = list(body.get("tools") or [])
+    system = body.get("system")
+    if isinstance(system, str):
+        blocks.append({})
+    elif isinstance(system, list):
+        blocks += system
+    for message in body["messages"]:
+        content = message.get("content")
+        blocks += [{}] if isinstance(content, str) else content
+    ttls: list[str | None] = []
+    for block in blocks:
+        control = block.get("cache_control") if isinstance(block, dict) else None
+        ttls.append(control.get("ttl", "5m") if isinstance(control, dict) else None)
+    return ttls
+
+
 def _seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
@@ -333,10 +359,20 @@ def _check_body(body: dict[str, Any], models: tuple[str, ...] | None, *, countin
         max_tokens = body["max_tokens"]
         if not isinstance(max_tokens, int) or max_tokens < 1:
             return "max_tokens: Input should be greater than or equal to 1"
+        limit = OUTPUT_LIMITS.get(body["model"])
+        if limit is not None and max_tokens > limit:
+            return (
+                f"max_tokens: {max_tokens} > {limit}, which is the maximum allowed number of output tokens "
+                f"for {body['model']}"
+            )
     temperature = body.get("temperature")
     if isinstance(temperature, int | float) and not 0 <= temperature <= 1:
         return "temperature: Input should be less than or equal to 1"
     return _check_messages(body["messages"]) or _check_tools(body, counting=counting)
+
+
+# The output limits of the current models, which the real API enforces with a 400.
+OUTPUT_LIMITS = {"claude-haiku-4-5": 64000, "claude-sonnet-4-6": 64000, "claude-opus-4-7": 128000}
 
 
 def _check_messages(messages: Any) -> str | None:
