@@ -152,12 +152,20 @@ def test_anthropic_thinking_and_effort_reach_an_openai_model_as_reasoning_effort
     )
     assert fake_openai.requests[-1].body["reasoning_effort"] == "low"
     an.messages.create(
+        model="gpt-5.2",
+        max_tokens=4000,
+        messages=[{"role": "user", "content": "hi"}],
+        extra_body={"output_config": {"effort": "max"}},
+    )
+    assert fake_openai.requests[-1].body["reasoning_effort"] == "xhigh"  # OpenAI's top value
+    raw = an.messages.with_raw_response.create(
         model="gpt-5.1",
         max_tokens=4000,
         messages=[{"role": "user", "content": "hi"}],
         extra_body={"output_config": {"effort": "max"}},
     )
-    assert fake_openai.requests[-1].body["reasoning_effort"] == "xhigh"
+    assert fake_openai.requests[-1].body["reasoning_effort"] == "high"  # gpt-5.1 stops at high
+    assert "reasoning effort max -> high" in raw.headers["x-tierwise-reason"]
 
 
 def test_pdf_documents_cross_both_ways(

@@ -111,3 +111,23 @@ def test_the_long_context_beta_is_sent_only_when_the_request_needs_the_room() ->
     assert fitted.request.betas == ("context-1m-2025-08-07",)
     assert "long-context beta context-1m-2025-08-07" in fitted.notes[0]
     assert adapt(big, HAIKU).request.betas == ()
+
+
+def test_an_effort_the_model_does_not_take_becomes_the_nearest_one() -> None:
+    sonnet = dataclasses.replace(SONNET, efforts=("low", "medium", "high", "max"))
+    fitted = adapt(request(effort="xhigh", thinking=Thinking(mode="adaptive")), sonnet)
+    assert fitted.request.reasoning_effort == "max"  # between high and max: the higher
+    assert fitted.notes == ("reasoning effort xhigh -> max, the nearest anthropic-model takes",)
+    gpt51 = dataclasses.replace(GPT5, efforts=("none", "low", "medium", "high"))
+    assert adapt(request(effort="max"), gpt51).request.reasoning_effort == "high"
+    assert adapt(request(effort="minimal"), gpt51).request.reasoning_effort == "low"
+    assert adapt(request(effort="high"), gpt51).notes == ()
+
+
+def test_a_model_that_does_not_reason_gets_no_effort_and_says_so() -> None:
+    gpt41 = model("openai", "tools")
+    fitted = adapt(request(effort="high", thinking=Thinking(mode="adaptive")), gpt41)
+    assert fitted.request.reasoning_effort is None
+    assert fitted.notes == ("openai-model does not reason: reasoning effort high not sent",)
+    with pytest.raises(InvalidRequest):
+        adapt(request(thinking=Thinking(mode="enabled", budget_tokens=2048)), gpt41)

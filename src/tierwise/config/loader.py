@@ -43,6 +43,7 @@ from tierwise.config.settings import (
 from tierwise.errors import ConfigError
 from tierwise.pricing import context_window_of
 from tierwise.routing.decision import TIERS, Tier
+from tierwise.types import EFFORTS
 
 DEFAULT_CONFIG = "<default>"
 
@@ -174,6 +175,7 @@ def _resolve(
             prices=prices,
             price_ref=m.price_ref,
             long_context_beta=m.long_context_beta,
+            efforts=tuple(e for e in EFFORTS if e in m.efforts),
         )
     tiers: dict[Tier, tuple[str, ...]] = {}
     for tier in TIERS:

@@ -50,6 +50,7 @@ class ModelFile(_Strict):
     prices: PricesFile | None = None
     price_ref: str | None = None
     long_context_beta: str | None = None
+    efforts: list[Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]] = Field(default_factory=list)
 
 
 class ConditionFile(_Strict):

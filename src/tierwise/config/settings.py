@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Literal
 
 from tierwise.routing.decision import Tier
-from tierwise.types import ApiName
+from tierwise.types import ApiName, Effort
 
 ProviderKind = Literal["anthropic", "openai", "openai-compatible", "openrouter", "ollama", "vllm"]
 # thinking: takes a thinking budget (Anthropic) or reasoning_effort (OpenAI reasoning models);
@@ -67,6 +67,8 @@ class ModelSettings:
     price_ref: str | None = None  # the genai-prices model name when it differs from upstream_id
     # An Anthropic beta that opens the context window past the standard 200K (sent only when a request needs it).
     long_context_beta: str | None = None
+    # The reasoning efforts the model accepts; another one asked for becomes the nearest of these. Empty: any.
+    efforts: tuple[Effort, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -7,6 +7,7 @@ from its configured limits and capabilities, before the wire format renders the 
   thinking budget instead, adaptive-only models get adaptive thinking instead of a budget, models with only a
   budget get one for adaptive thinking, and OpenAI reasoning models get a ``reasoning_effort`` for a budget;
 - thinking asked of a model that cannot think is refused (routing already skips such models when it chooses);
+- an effort the model does not take becomes the nearest one it does (``efforts`` in the config);
 - a model whose window past 200K needs a beta (``long_context_beta``) gets it when the request needs the room.
 """
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from tierwise.config.settings import STANDARD_CONTEXT_WINDOW, ModelSettings
 from tierwise.errors import InvalidRequest
 from tierwise.routing.features import estimate_tokens
-from tierwise.types import ChatRequest, Effort, Thinking
+from tierwise.types import EFFORTS, ChatRequest, Effort, Thinking
 
 # A thinking budget for an effort, and the effort a budget stands for. Anthropic needs a budget of at least
 # 1024 tokens, below max_tokens.
@@ -40,6 +41,12 @@ def effort_for_budget(budget: int) -> Effort:
     return "high"
 
 
+def nearest_effort(effort: Effort, accepted: tuple[Effort, ...]) -> Effort:
+    """The accepted effort nearest ``effort`` on the scale; between two equally near, the higher."""
+    rank = EFFORTS.index(effort)
+    return min(accepted, key=lambda e: (abs(EFFORTS.index(e) - rank), -EFFORTS.index(e)))
+
+
 def adapt(request: ChatRequest, model: ModelSettings) -> Adapted:
     notes: list[str] = []
     max_tokens = request.max_tokens
@@ -47,8 +54,18 @@ def adapt(request: ChatRequest, model: ModelSettings) -> Adapted:
         max_tokens = model.max_output_tokens
         notes.append(f"max_tokens {request.max_tokens} capped at {model.alias}'s output limit {max_tokens}")
     effort, thinking = request.reasoning_effort, request.thinking
+    if effort is not None and model.efforts and effort not in model.efforts:
+        nearest = nearest_effort(effort, model.efforts)
+        notes.append(f"reasoning effort {effort} -> {nearest}, the nearest {model.alias} takes")
+        effort = nearest
     if model.provider.api == "anthropic":
         effort, thinking = _anthropic_reasoning(effort, thinking, model, max_tokens or model.max_output_tokens)
+    elif "thinking" not in model.capabilities:
+        if thinking is not None and thinking.mode == "enabled":
+            raise InvalidRequest(f"thinking cannot be honoured by {model.alias}: it does not reason", param="thinking")
+        if effort is not None:
+            notes.append(f"{model.alias} does not reason: reasoning effort {effort} not sent")
+            effort = None
     elif thinking is not None and thinking.budget_tokens is not None and effort is None:
         effort = effort_for_budget(thinking.budget_tokens)  # what an OpenAI reasoning model takes instead
     betas = request.betas
