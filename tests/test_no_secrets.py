@@ -119,7 +119,8 @@ def test_keys_appear_in_no_response_no_log_and_no_ledger(
     assert {200, 400, 404} <= set(statuses) and any(s >= 500 for s in statuses)
     assert sum("Incorrect API key provided: Bearer [redacted]" in text for text in seen) >= 4
     log = gateway.log()
-    ledger = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("tierwise.db"))
+    stored = [p for p in tmp_path.rglob("*") if p.is_file() and "tierwise.db" in str(p.relative_to(tmp_path))]
+    ledger = b"".join(p.read_bytes() for p in stored)  # the database, its WAL and the journal
     assert ledger
     assert b"Incorrect API key provided" in ledger  # the relayed messages were recorded, redacted
     for canary in CANARIES:

@@ -58,7 +58,10 @@ def an(gateway: GatewayProcess, key: str | None, **kwargs: object) -> anthropic.
 
 
 def stored_bytes(workdir: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in workdir.glob("tierwise.db*"))  # the database and its WAL
+    # The database, its WAL and the ledger's journal segments.
+    return b"".join(
+        p.read_bytes() for p in (*workdir.glob("tierwise.db*"), *workdir.glob("tierwise.db.journal/*")) if p.is_file()
+    )
 
 
 @dataclass

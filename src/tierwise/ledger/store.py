@@ -1,14 +1,21 @@
-"""The cost ledger: one SQLite row per request, written by a background thread in batches.
+"""The cost ledger: one SQLite row per request, durable as the request is answered.
 
-The request path only appends to a deque; pricing and disk I/O happen on the writer thread, which flushes
-every 50 ms. ``close()`` drains what is pending, so nothing handed to ``record`` before shutdown is lost.
+``record`` (on the request path) appends the entry to the journal (``journal.py``: one ``write()`` of one JSON
+line, a few microseconds) and to an in-memory queue. A writer thread prices the queued entries and writes them
+to SQLite in batches every 50 ms, then deletes the journal segment they came from. Entries the database
+refuses (locked, disk full) stay queued and journaled and are tried again every round, never dropped; the
+queue holds at most ``MAX_PENDING`` entries, beyond which new ones live in the journal only and are read back
+from it once the database takes rows again. At start-up, journal segments left by a process that died or could
+not flush are replayed into the database. See docs/RELIABILITY.md for what each failure can cost.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -18,13 +25,17 @@ from typing import Protocol
 
 from tierwise.config.settings import ModelSettings
 from tierwise.errors import LedgerError
+from tierwise.ledger import journal
 from tierwise.ledger.entry import LedgerEntry
 from tierwise.ledger.schema import migrate
 from tierwise.pricing import PriceBook
 
 _BATCH = 512
 _FLUSH_INTERVAL_S = 0.05
-_SHUTDOWN_RETRIES = 25  # at 0.2 s apart: how long a closing ledger keeps trying a refusing database
+MAX_PENDING = 50_000  # entries held in memory while the database refuses them; past it, the journal alone
+_BUSY_TIMEOUT_S = 5.0  # one write attempt waits this long for another process's lock, then the round ends
+_STALL_S = 2.0  # a write attempt running this long makes the ledger unhealthy (/readyz 503) while it lasts
+_SHUTDOWN_S = 10.0  # how long a closing ledger keeps trying a refusing database before it spills
 
 
 class RowObserver(Protocol):
@@ -33,8 +44,8 @@ class RowObserver(Protocol):
     def observe_batch(self, rows: Iterable[tuple[LedgerEntry, Decimal | None]]) -> None: ...
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    connection = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+def connect(path: str | Path, *, timeout: float = 30.0) -> sqlite3.Connection:
+    connection = sqlite3.connect(str(path), timeout=timeout, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
     migrate(connection)
@@ -42,8 +53,9 @@ def connect(path: str | Path) -> sqlite3.Connection:
 
 
 class Ledger:
-    """Owns the writer thread. ``models`` prices each row; ``baseline`` is the model every row is compared
-    with (the escalation tier's first model: what running everything on the premium tier would cost)."""
+    """Owns the journal and the writer thread. ``models`` prices each row; ``baseline`` is the model every row
+    is compared with (the escalation tier's first model: what running everything on the premium tier would
+    cost)."""
 
     def __init__(
         self,
@@ -52,84 +64,250 @@ class Ledger:
         models: dict[str, ModelSettings],
         baseline: str | None,
         observers: Sequence[RowObserver] = (),
+        max_pending: int = MAX_PENDING,
     ) -> None:
         self.path = str(path)
         self._observers = tuple(observers)
         self._models = models
         self._baseline = models.get(baseline) if baseline else None
         self._prices = PriceBook()
+        self._max_pending = max_pending
+        self._lock = threading.Lock()  # record() against the writer's sealing of a segment
         self._pending: deque[LedgerEntry] = deque()
+        self._overflow = 0  # entries in the journal only (the queue was full), since the last seal
+        self._closed = False
+        self._journal_error: OSError | None = None
+        self._lost = 0  # neither journaled nor queued: counted, said on stderr at close
         self._stopping = threading.Event()
         self._written = 0
         self._failed: Exception | None = None
+        self._writing_since: float | None = None
+        self._unwritten = 0  # entries handed over and not yet in the database
+        self._spilled: list[str] = []
         try:  # fail at start-up, not on the first request, if the file is unusable
-            connect(self.path).close()
+            with closing(connect(self.path)) as connection:
+                self.replayed = self._replay(connection)
+            self._journal = journal.Journal(journal.journal_dir(self.path))
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot open the ledger {Path(self.path).resolve()}: {exc}") from None
+        except OSError as exc:
+            raise LedgerError(f"cannot open the ledger journal beside {Path(self.path).resolve()}: {exc}") from None
         self._thread = threading.Thread(target=self._run, name="tierwise-ledger", daemon=True)
         self._thread.start()
 
     @property
     def healthy(self) -> bool:
-        return self._thread.is_alive() and self._failed is None
+        """Whether rows are being written: False while the database refuses them, a write has hung for
+        ``_STALL_S``, the journal cannot be written, or the writer thread is gone."""
+        since = self._writing_since
+        stalled = since is not None and time.monotonic() - since > _STALL_S
+        return self._thread.is_alive() and self._failed is None and self._journal_error is None and not stalled
 
     @property
     def written(self) -> int:
         return self._written
 
     def record(self, entry: LedgerEntry) -> None:
-        """Cheap and non-blocking: one deque append (atomic under the GIL), no cross-thread wake-up."""
-        self._pending.append(entry)
+        """On the request path: one JSON encoding and one ``write()``, under a lock the writer holds only to
+        seal a segment. Never raises."""
+        try:
+            line = journal.encode(entry)
+        except Exception:  # an entry that cannot be encoded is still queued (the database row is what counts)
+            line = None
+        with self._lock:
+            if self._closed:  # too late: the writer has finished
+                self._lost += 1
+                return
+            journaled = False
+            if line is not None and self._journal_error is None:
+                try:
+                    self._journal.append(line)
+                    journaled = True
+                except OSError as exc:
+                    self._journal_error = exc
+            self._unwritten += 1
+            if len(self._pending) < self._max_pending:
+                self._pending.append(entry)
+            elif journaled:
+                self._overflow += 1
+            else:
+                self._lost += 1
+                self._unwritten -= 1
 
-    def close(self, timeout: float | None = 30.0) -> bool:
-        """Write everything recorded so far, then stop the writer; whether every row was written."""
+    def close(self, timeout: float | None = _SHUTDOWN_S + 20.0) -> bool:
+        """Write everything recorded so far, then stop the writer; whether every row reached the database.
+        When some could not, they are left in the journal (or a spill file) and stderr says where."""
         self._stopping.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        return not self._pending
+        complete = self._unwritten == 0 and self._lost == 0 and not self._thread.is_alive()
+        for note in self._spilled:
+            print(f"tierwise: ledger: {note}", file=sys.stderr, flush=True)
+        if self._lost:
+            print(
+                f"tierwise: ledger: {self._lost} rows were LOST: neither the journal nor memory could hold them "
+                f"({self._journal_error})",
+                file=sys.stderr,
+                flush=True,
+            )
+        return complete
+
+    # --- the writer thread --------------------------------------------------------------------------------
 
     def _run(self) -> None:
         # The writer wakes on a timer rather than per row: under load one transaction carries many rows, and
         # the request path never pays for waking another thread.
-        with closing(connect(self.path)) as connection:
-            failures_while_stopping = 0
+        queued: deque[LedgerEntry] = deque()  # taken from _pending, not yet written
+        sealed: list[journal.Segment] = []  # segments whose entries are all taken, awaiting their rows
+        overflow = 0  # entries of the sealed segments that never entered memory
+        deadline: float | None = None
+        with closing(connect(self.path, timeout=_BUSY_TIMEOUT_S)) as connection:
             while True:
-                stopping = self._stopping.wait(_FLUSH_INTERVAL_S if failures_while_stopping == 0 else 0.2)
-                while self._pending:
-                    batch = [self._pending.popleft() for _ in range(min(_BATCH, len(self._pending)))]
+                stopping = self._stopping.wait(_FLUSH_INTERVAL_S)
+                if stopping and deadline is None:
+                    deadline = time.monotonic() + _SHUTDOWN_S
+                with self._lock:
+                    segment = self._journal.seal()
+                    queued.extend(self._pending)
+                    self._pending.clear()
+                    overflow += self._overflow
+                    self._overflow = 0
+                    if stopping:
+                        self._journal.close()
+                        self._closed = True
+                if segment is not None:
+                    journal.sync(segment)  # the batched fsync: power-safe from here
+                    sealed.append(segment)
+                while queued:
+                    batch = [queued.popleft() for _ in range(min(_BATCH, len(queued)))]
                     if not self._write(connection, batch):
-                        # Keep the rows, in order, for the next round: a full disk or a long lock loses nothing.
-                        self._pending.extendleft(reversed(batch))
+                        queued.extendleft(reversed(batch))
                         break
+                    self._unwritten -= len(batch)
+                if not queued and sealed and (not overflow or self._replay_segments(connection, sealed)):
+                    for done in sealed:
+                        journal.discard(done)
+                    sealed.clear()
+                    with self._lock:
+                        self._unwritten -= overflow
+                    overflow = 0
+                if stopping and ((not queued and not sealed) or time.monotonic() > (deadline or 0)):
+                    self._spill(queued, sealed, overflow)
+                    return
                 if stopping:
-                    if not self._pending:
-                        return
-                    failures_while_stopping += 1
-                    if failures_while_stopping > _SHUTDOWN_RETRIES:
-                        return
+                    time.sleep(0.2)
 
-    def _write(self, connection: sqlite3.Connection, batch: list[LedgerEntry]) -> bool:
+    def _replay_segments(self, connection: sqlite3.Connection, segments: list[journal.Segment]) -> bool:
+        """Write every entry of these segments (some never entered memory); whether all were written."""
+        for segment in segments:
+            batch: list[LedgerEntry] = []
+            for entry in journal.read_entries(segment):
+                if entry is not None:
+                    batch.append(entry)
+                if len(batch) >= _BATCH:
+                    if not self._write(connection, batch, observe=False):
+                        return False
+                    batch = []
+            if batch and not self._write(connection, batch, observe=False):
+                return False
+        return True
+
+    def _replay(self, connection: sqlite3.Connection) -> int:
+        """At start-up: the journal segments nobody holds, into the database, then removed. Raises
+        sqlite3.Error when the database refuses them (the gateway then does not start; nothing is lost)."""
+        replayed = 0
+        for segment in journal.orphans(journal.journal_dir(self.path)):
+            try:
+                batch: list[LedgerEntry] = []
+                for entry in journal.read_entries(segment):
+                    if entry is not None:
+                        batch.append(entry)
+                    if len(batch) >= _BATCH:
+                        self._insert_or_raise(connection, batch)
+                        replayed += len(batch)
+                        batch = []
+                self._insert_or_raise(connection, batch)
+                replayed += len(batch)
+            except BaseException:
+                journal.release(segment)
+                raise
+            journal.discard(segment)
+        if replayed:
+            print(f"tierwise: ledger: {replayed} rows replayed from the journal of an earlier run", file=sys.stderr)
+        return replayed
+
+    def _insert_or_raise(self, connection: sqlite3.Connection, batch: list[LedgerEntry]) -> None:
+        rows = [self._safe_row(entry) for entry in batch]
+        with connection:
+            for sql, values in _insert(rows):
+                connection.executemany(sql, values)
+
+    def _spill(self, queued: deque[LedgerEntry], sealed: list[journal.Segment], overflow: int) -> None:
+        """The database did not take everything before shutdown: leave the journal for the next start, and put
+        what is only in memory (the journal could not be written) into a spill file it will replay too."""
+        unsaved = list(queued)
+        for segment in sealed:
+            journal.release(segment)
+        if not queued and not sealed:
+            return
+        count = len(unsaved) + overflow
+        where = journal.journal_dir(self.path)
+        reason = f"the database refused them ({self._failed})" if self._failed else "the writer ran out of time"
+        if self._journal_error is None:
+            self._spilled.append(
+                f"{count} rows could not be written to {Path(self.path).resolve()} before exit: {reason}. "
+                f"They are kept in {where} and will be written when the gateway next starts with this ledger."
+            )
+            return
+        target = where / f"spill-{time.strftime('%Y%m%dT%H%M%S')}-{id(self):x}{journal.SUFFIX}"
+        try:
+            target.write_bytes(b"".join(journal.encode(entry) for entry in unsaved))
+        except OSError:
+            fallback = Path("/tmp") / target.name
+            try:
+                fallback.write_bytes(b"".join(journal.encode(entry) for entry in unsaved))
+            except OSError as exc:
+                self._lost += len(unsaved)
+                self._spilled.append(f"{len(unsaved)} rows could not be written or spilled ({exc}): lost")
+                return
+            self._spilled.append(
+                f"{len(unsaved)} rows could not be written to {self.path} ({reason}) nor journaled; spilled to "
+                f"{fallback}: move it into {where} to have it replayed at the next start"
+            )
+            return
+        self._spilled.append(
+            f"{len(unsaved)} rows could not be written to {self.path} ({reason}); spilled to {target}, "
+            "replayed at the next start"
+        )
+
+    def _safe_row(self, entry: LedgerEntry) -> dict[str, object]:
+        try:
+            return self._row(entry)
+        except Exception as exc:  # a bug in pricing or encoding must not cost the request its row
+            return _bare_row(entry, f"ledger could not record the details: {type(exc).__name__}")
+
+    def _write(self, connection: sqlite3.Connection, batch: list[LedgerEntry], *, observe: bool = True) -> bool:
         """Whether the batch was written; False only when the database itself refused (locked, disk full).
 
         Never raises: the writer thread must outlive any bad row or disk. A row whose details cannot be
         recorded is still written, with what is certain about it and the reason in its error column.
         """
-        rows = []
-        for entry in batch:
-            try:
-                rows.append(self._row(entry))
-            except Exception as exc:  # a bug in pricing or encoding must not cost the request its row
-                rows.append(_bare_row(entry, f"ledger could not record the details: {type(exc).__name__}"))
+        rows = [self._safe_row(entry) for entry in batch]
+        self._writing_since = time.monotonic()
         try:
             with connection:
                 for sql, values in _insert(rows):
                     connection.executemany(sql, values)
+        except (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError, sqlite3.ProgrammingError):
+            self._write_one_by_one(connection, batch, rows)  # a row-specific fault: the others still go in
         except sqlite3.Error as exc:
             self._failed = exc
             return False
+        finally:
+            self._writing_since = None
         self._written += len(rows)
         self._failed = None
-        if self._observers:
+        if self._observers and observe:
             priced = [(entry, _cost_of(row)) for entry, row in zip(batch, rows, strict=True)]
             for observer in self._observers:
                 try:
@@ -137,6 +315,19 @@ class Ledger:
                 except Exception:  # an observer's fault (a full log disk) must not stop the ledger
                     continue
         return True
+
+    def _write_one_by_one(
+        self, connection: sqlite3.Connection, batch: list[LedgerEntry], rows: list[dict[str, object]]
+    ) -> None:
+        for entry, row in zip(batch, rows, strict=True):
+            for attempt in (row, _bare_row(entry, "ledger could not store the details of this row")):
+                try:
+                    with connection:
+                        for sql, values in _insert([attempt]):
+                            connection.executemany(sql, values)
+                    break
+                except (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError, sqlite3.ProgrammingError):
+                    continue
 
     @property
     def pending(self) -> int:

@@ -46,6 +46,7 @@ class ChatEndpoint:
         response: ChatResponse | None = None
         streamed: list[str] | None = [] if gateway.evidence is not None else None
         score: float | None = None
+        recorded = _Recorded()
         try:
             grant = gateway.guard.authenticate(request.headers)
             entry.key_id = grant.key_id
@@ -60,7 +61,7 @@ class ChatEndpoint:
             score = decision.score
             decision = await grant.admit(chat, decision, features)
             if chat.stream:
-                return await self._stream(request, gateway, chat, decision, entry, started, streamed)
+                return await self._stream(request, gateway, chat, decision, entry, started, streamed, recorded)
             if decision.cascade:
                 response = await gateway.cascade.complete(chat, decision, entry, features)
             else:
@@ -83,8 +84,9 @@ class ChatEndpoint:
             entry.latency_ms = (time.perf_counter() - started) * 1000.0
             if grant is not None:
                 grant.settle(entry)
-            _redact_entry(entry, gateway.redactor)
-            gateway.ledger.record(entry)
+            if recorded.status != entry.status:  # a stream records itself before its last bytes (see _stream)
+                _redact_entry(entry, gateway.redactor)
+                gateway.ledger.record(entry)
             if gateway.evidence is not None and chat is not None:
                 finished = Finished(
                     entry=entry, body=body, request=chat, response=response, streamed=streamed, score=score
@@ -117,6 +119,25 @@ class ChatEndpoint:
             headers["retry-after"] = str(max(1, math.ceil(err.retry_after_s)))
         return web.Response(status=status or code, body=body, content_type="application/json", headers=headers)
 
+    def _finished(
+        self,
+        gateway: Gateway,
+        chat: ChatRequest,
+        renderer: StreamRenderer,
+        entry: LedgerEntry,
+        started: float,
+        recorded: _Recorded,
+    ) -> None:
+        """The stream's answer is complete: make its row durable before the client sees the end, as a
+        non-streamed answer's is before it is sent. Should a later write fail, the handler records the entry
+        again (499): same request id, one row."""
+        entry.status = 200
+        self.stream_finished(chat, renderer, entry)
+        entry.latency_ms = (time.perf_counter() - started) * 1000.0
+        _redact_entry(entry, gateway.redactor)
+        gateway.ledger.record(entry)
+        recorded.status = entry.status
+
     async def _stream(
         self,
         request: web.Request,
@@ -126,6 +147,7 @@ class ChatEndpoint:
         entry: LedgerEntry,
         started: float,
         streamed: list[str] | None,
+        recorded: _Recorded,
     ) -> web.StreamResponse:
         opened = await gateway.dispatcher.open_stream(chat, decision, entry)
         renderer = self.stream_renderer(chat, entry)
@@ -140,12 +162,19 @@ class ChatEndpoint:
         try:
             await response.prepare(request)
             entry.ttft_ms = (time.perf_counter() - started) * 1000.0
-            await response.write(_render(renderer, opened.buffered, entry, streamed))
+
+            async def send(batch: list[StreamEvent]) -> None:
+                chunk = _render(renderer, batch, entry, streamed)
+                if not recorded.status and any(isinstance(e, StreamEnd) for e in batch):  # the end, to the client
+                    self._finished(gateway, chat, renderer, entry, started, recorded)
+                await response.write(chunk)
+
+            await send(opened.buffered)
             async for batch in opened.rest:
-                await response.write(_render(renderer, batch, entry, streamed))
+                await send(batch)
+            if not recorded.status:
+                self._finished(gateway, chat, renderer, entry, started, recorded)
             await response.write(renderer.done())
-            entry.status = 200
-            self.stream_finished(chat, renderer, entry)
         except TierwiseError as err:  # after the first byte: an error event of the client's API, then the end
             entry.status, entry.error = err.http_status, f"mid-stream: {err.message}"
             entry.error_kind = type(err).__name__
@@ -162,6 +191,15 @@ class ChatEndpoint:
             except (ConnectionError, RuntimeError):  # the client left just as the stream ended
                 entry.status, entry.error = CLIENT_CLOSED, "client disconnected at the end of the stream"
         return response
+
+
+class _Recorded:
+    """The status with which a request's entry was already handed to the ledger (0: not yet)."""
+
+    __slots__ = ("status",)
+
+    def __init__(self) -> None:
+        self.status = 0
 
 
 def _render(
