@@ -250,10 +250,13 @@ def test_one_hour_cache_writes_are_priced_by_lifetime_in_the_ledger(
     assert one_hour > 0 and five_min > 0 and usage.cache_creation_input_tokens == one_hour + five_min
     row = (
         sqlite3.connect(gateway.ledger_path)
-        .execute("SELECT cache_write_tokens, cost_usd FROM requests WHERE model = 'claude-sonnet-4-6'")
+        .execute(
+            "SELECT cache_write_tokens, cache_write_1h_tokens, cost_usd FROM requests WHERE model = 'claude-sonnet-4-6'"
+        )
         .fetchone()
     )
-    assert row[0] == one_hour + five_min
+    assert (row[0], row[1]) == (one_hour + five_min, one_hour)
+    row = (row[0], row[2])
     # Sonnet 4.6 in the genai-prices data: $3 input, $3.75 five-minute writes, $6 one-hour writes, $15 output.
     expected = (
         usage.input_tokens * Decimal(3)
@@ -266,3 +269,27 @@ def test_one_hour_cache_writes_are_priced_by_lifetime_in_the_ledger(
         usage.input_tokens * Decimal(3) + (one_hour + five_min) * Decimal("3.75") + usage.output_tokens * Decimal(15)
     ) / 1_000_000
     assert Decimal(row[1]) > all_five_minute
+
+
+def test_streamed_structured_output_through_an_anthropic_model(oa: openai.OpenAI) -> None:
+    with oa.chat.completions.stream(
+        model="claude-haiku-4-5", messages=[{"role": "user", "content": "Describe Bergen."}], response_format=City
+    ) as stream:
+        final = stream.get_final_completion()
+    assert isinstance(final.choices[0].message.parsed, City)
+
+
+def test_anthropic_structured_output_through_an_openai_model(an: anthropic.Anthropic, fake_openai: FakeOpenAI) -> None:
+    schema = City.model_json_schema() | {"additionalProperties": False}
+    message = an.messages.create(
+        model="gpt-5.1",
+        max_tokens=300,
+        messages=[{"role": "user", "content": "Describe Oslo."}],
+        extra_body={"output_config": {"format": {"type": "json_schema", "schema": schema}}},
+    )
+    text = message.content[0]
+    assert text.type == "text" and City.model_validate_json(text.text)
+    assert fake_openai.requests[-1].body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "response", "schema": schema},
+    }

@@ -369,6 +369,7 @@ class Ledger:
             "output_tokens": u.output_tokens,
             "cache_read_tokens": u.cache_read_tokens,
             "cache_write_tokens": u.cache_write_tokens,
+            "cache_write_1h_tokens": u.cache_write_1h_tokens,
             "reasoning_tokens": u.reasoning_tokens,
             "cost_usd": _decimal_text(cost),
             "baseline_cost_usd": _decimal_text(baseline),
