@@ -1,6 +1,7 @@
 """The closed loop: pick the learned policy's operating point from judged evidence, apply it only when the
 lower confidence bound of its estimated quality meets the target, and roll back when live evidence shows the
-quality under the target with confidence. Every change and rollback is a row of ``routing_changes``.
+quality under the target with confidence (the upper bound under it). Bounds are one-sided at
+``evidence.confidence``. Every change and rollback is a row of ``routing_changes``.
 
 Synchronous and numpy-heavy: the gateway runs ``Loop.recalibrate`` on a background thread.
 """
@@ -16,7 +17,7 @@ from tierwise.brain.artifact import ScoringRouter
 from tierwise.config.settings import RoutingTarget, Settings
 from tierwise.evidence.records import Comparison, RoutingChange
 from tierwise.evidence.scorer import F64, MAX_MEMORY, EvidenceScorer, fit_scorer
-from tierwise.evidence.stats import ratio_of_means, z_value
+from tierwise.evidence.stats import one_sided, ratio_of_means, z_value
 from tierwise.evidence.store import EvidenceStore
 from tierwise.routing.tuning import CONSERVATIVE, OperatingPoint, Tuning
 
@@ -67,7 +68,7 @@ def choose(
     ratio = sx / sy if sy > 0 else np.ones_like(sx)
     residual = np.maximum(sxx - 2 * ratio * sxy + ratio * ratio * syy, 0.0) / max(1, n - 1)
     se = np.sqrt(residual / n) / (sy / n) if sy > 0 else np.zeros_like(sx)
-    half = z_value(confidence) * se
+    half = z_value(one_sided(confidence)) * se  # one-sided bounds: each end holds at ``confidence``
     low, high = ratio - half, ratio + half
     cost_total = cs.sum()
     cost_share = (cw.sum() + cum(cs - cw)) / cost_total if cost_total > 0 else None
@@ -130,7 +131,7 @@ class Loop:
         # A point is judged on the live evidence gathered under it before anything replaces it; after a
         # rollback, the evidence must grow before the loop tries again.
         changed = current is not None or self._since > 0
-        if changed and sum(1 for c in comparisons if c.created_at > self._since) < self._min_live:
+        if changed and sum(1 for c in comparisons if c.served_at > self._since) < self._min_live:
             return None
         recent = comparisons[-MAX_MEMORY:]
         point_scorer, scores = self._fit(recent)
@@ -167,11 +168,12 @@ class Loop:
         current = self.current
         if current is None:
             return None
-        live = [c for c in comparisons if c.created_at > self._since]  # served under the current point
+        # served under the current point (requests a rule or an explicit tier settled say nothing about it)
+        live = [c for c in comparisons if c.served_at > self._since and c.policy in (None, "learned")]
         if len(live) < self._min_live:
             return None
         served = [c.cheap_score if c.served == "cheap" else c.strong_score for c in live]
-        found = ratio_of_means(served, [c.strong_score for c in live], self._evidence.confidence)
+        found = ratio_of_means(served, [c.strong_score for c in live], one_sided(self._evidence.confidence))
         if found is None:
             return None
         if self._target.quality is not None:
@@ -179,7 +181,7 @@ class Loop:
             why = f"live quality {found.ratio:.3f} [{found.low:.3f}, {found.high:.3f}] under {self._target.quality:g}"
         else:
             costs = [(c.cheap_cost_usd if c.served == "cheap" else c.strong_cost_usd) or 0.0 for c in live]
-            cost = ratio_of_means(costs, [c.strong_cost_usd or 0.0 for c in live], self._evidence.confidence)
+            cost = ratio_of_means(costs, [c.strong_cost_usd or 0.0 for c in live], one_sided(self._evidence.confidence))
             assert self._target.cost is not None
             failing = cost is not None and cost.low > self._target.cost
             why = f"live cost share {cost.ratio:.3f} over {self._target.cost:g}" if cost is not None else ""

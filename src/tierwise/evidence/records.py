@@ -37,7 +37,7 @@ class Sample:
 
     sample_id: str
     request_id: str
-    created_at: float
+    created_at: float  # when the client's request started
     api: str
     key_id: str | None
     policy: str | None
@@ -72,6 +72,8 @@ class Comparison:
     shadow_output_tokens: int
     shadow_request_id: str
     prompt: str = ""  # filled in when read back (joined with its sample)
+    policy: str | None = None  # the policy that served the sample (read back with it)
+    served_at: float = 0.0  # when the client's request started (read back with its sample)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -71,7 +71,11 @@ class EvidenceService:
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        """Start the background tasks (inside the running event loop)."""
+        """Adopt the last recorded operating point (before the first request is routed: a restart must not
+        route on the default tier while the loop catches up), then start the background tasks (inside the
+        running event loop)."""
+        if self._loop is not None:
+            self._loop.sync()
         for _ in range(self._evidence.shadow_concurrency):
             self._tasks.append(asyncio.create_task(self._work()))
         if self._loop is not None:
@@ -123,7 +127,7 @@ class EvidenceService:
         sample = Sample(
             sample_id="tve_" + secrets.token_hex(12),
             request_id=entry.request_id,
-            created_at=time.time(),
+            created_at=entry.started_at,
             api=entry.api,
             key_id=entry.key_id,
             policy=entry.policy,
@@ -218,7 +222,6 @@ class EvidenceService:
     async def _recalibrate(self) -> None:
         assert self._loop is not None
         loop = self._loop
-        await self._in_thread(loop.sync)  # adopt the last recorded point at start
         every = self._evidence.recalibrate_every_s
         if every <= 0:
             return

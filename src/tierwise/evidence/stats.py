@@ -23,7 +23,13 @@ class RatioEstimate:
 
 
 def z_value(confidence: float) -> float:
+    """For a two-sided interval of ``confidence``."""
     return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def one_sided(confidence: float) -> float:
+    """The two-sided confidence whose interval ends are one-sided bounds at ``confidence`` (0.95 -> 0.90)."""
+    return 2 * confidence - 1
 
 
 def ratio_of_means(xs: Sequence[float], ys: Sequence[float], confidence: float = 0.95) -> RatioEstimate | None:

@@ -136,7 +136,7 @@ class SqliteEvidenceStore:
                 values.append(value)
         columns = ", ".join(f"c.{name.strip()}" for name in _COMPARISON_COLUMNS.split(","))
         rows = self._read(
-            f"SELECT {columns}, s.prompt FROM evidence_comparisons c "
+            f"SELECT {columns}, s.prompt, s.policy, s.created_at FROM evidence_comparisons c "
             f"JOIN evidence_samples s ON s.sample_id = c.sample_id{where} ORDER BY c.created_at",
             values,
         )
@@ -145,7 +145,8 @@ class SqliteEvidenceStore:
                 sample_id=r[0], created_at=r[1], judge=r[2], cheap_tier=r[3], cheap_model=r[4], cheap_score=r[5],
                 cheap_cost_usd=r[6], strong_tier=r[7], strong_model=r[8], strong_score=r[9], strong_cost_usd=r[10],
                 served=r[11], shadow_answer=_answer(r[12], r[13]), shadow_input_tokens=r[14],
-                shadow_output_tokens=r[15], shadow_request_id=r[16], prompt=r[17],
+                shadow_output_tokens=r[15], shadow_request_id=r[16], prompt=r[17], policy=r[18],
+                served_at=r[19],
             )
             for r in rows
         ]  # fmt: skip
