@@ -46,3 +46,36 @@ def test_hang_ups_mid_write_are_recorded_as_client_closed(
     assert 500 not in statuses
     assert set(statuses) <= {200, 499}  # 200 when the answer was already all written when the reset came
     assert "Traceback" not in gateway.log()
+
+
+def test_a_client_that_hangs_up_on_the_final_event_was_answered(
+    tmp_path: Path, fake_anthropic: FakeAnthropic, fake_openai: FakeOpenAI
+) -> None:
+    """Codex closes its connection as soon as it reads response.completed: the answer was whole, so its row says
+    200 (not 499), whether or not the reset beats the gateway's last write."""
+    gateway = GatewayProcess(tmp_path, env=upstream_env(fake_anthropic, fake_openai))
+    body = json.dumps(
+        {"model": "tier/default", "stream": True, "input": "say something short", "store": False}
+    ).encode()
+    head = (
+        "POST /v1/responses HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        f"x-tierwise-session: completed-then-gone\r\ncontent-length: {len(body)}\r\n\r\n"
+    ).encode()
+    try:
+        for _ in range(10):
+            with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
+                sock.sendall(head + body)
+                received = b""
+                while b"event: response.completed" not in received:
+                    chunk = sock.recv(65536)
+                    assert chunk, "the stream ended before response.completed"
+                    received += chunk
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    finally:
+        assert gateway.stop() == 0
+    with sqlite3.connect(gateway.ledger_path) as connection:
+        statuses = [
+            row[0]
+            for row in connection.execute("SELECT status FROM requests WHERE session LIKE '%completed-then-gone%'")
+        ]
+    assert statuses == [200] * 10

@@ -165,9 +165,13 @@ class ChatEndpoint:
 
             async def send(batch: list[StreamEvent]) -> None:
                 chunk = _render(renderer, batch, entry, streamed)
-                if not recorded.status and any(isinstance(e, StreamEnd) for e in batch):  # the end, to the client
+                ends = any(isinstance(e, StreamEnd) for e in batch)
+                if not recorded.status and ends:  # the end, to the client
                     self._finished(gateway, chat, renderer, entry, started, recorded)
                 await response.write(chunk)
+                # Written: the client has the whole answer, so a hang-up from here on loses it nothing (Codex
+                # closes the connection as soon as it reads response.completed).
+                recorded.answered = recorded.answered or ends
 
             await send(opened.buffered)
             async for batch in opened.rest:
@@ -182,24 +186,28 @@ class ChatEndpoint:
                 gateway.dispatcher.circuit(opened.model.alias).failed()
             await response.write(renderer.error(_redacted(err, gateway.redactor)))
         except (ConnectionError, RuntimeError) as exc:  # the client went away (aiohttp raises both kinds)
-            entry.status, entry.error = CLIENT_CLOSED, f"client disconnected ({type(exc).__name__})"
+            if not recorded.answered:
+                entry.status, entry.error = CLIENT_CLOSED, f"client disconnected ({type(exc).__name__})"
         finally:
             await opened.rest.aclose()  # cancels the upstream call if it is still running
         if entry.status != CLIENT_CLOSED:
             try:
                 await response.write_eof()
             except (ConnectionError, RuntimeError):  # the client left just as the stream ended
-                entry.status, entry.error = CLIENT_CLOSED, "client disconnected at the end of the stream"
+                if not recorded.answered:
+                    entry.status, entry.error = CLIENT_CLOSED, "client disconnected at the end of the stream"
         return response
 
 
 class _Recorded:
-    """The status with which a request's entry was already handed to the ledger (0: not yet)."""
+    """The status with which a request's entry was already handed to the ledger (0: not yet), and whether the
+    stream's final event reached the client's socket."""
 
-    __slots__ = ("status",)
+    __slots__ = ("answered", "status")
 
     def __init__(self) -> None:
         self.status = 0
+        self.answered = False
 
 
 def _render(
