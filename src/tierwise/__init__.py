@@ -25,7 +25,7 @@ from tierwise.types import ChatRequest, ChatResponse, Message, TextPart, ToolCal
 
 if TYPE_CHECKING:
     from tierwise.config.loader import load_settings
-    from tierwise.ledger.report import build_report
+    from tierwise.query import build_report
     from tierwise.server.app import build_app, serve
 
 __version__ = "0.1.0"
@@ -34,7 +34,7 @@ _LAZY = {
     "load_settings": "tierwise.config.loader",  # pydantic: only when a configuration file is read
     "build_app": "tierwise.server.app",
     "serve": "tierwise.server.app",
-    "build_report": "tierwise.ledger.report",
+    "build_report": "tierwise.query",
 }
 
 __all__ = [

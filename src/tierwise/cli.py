@@ -61,10 +61,15 @@ def _build_parser() -> argparse.ArgumentParser:
     route.add_argument("--json", action="store_true", help="print JSON")
     route.set_defaults(handler=_route)
 
-    report = commands.add_parser("report", help="requests, spend and savings from the ledger")
-    report.add_argument("--config", help="YAML config file (to find the ledger)")
+    report = commands.add_parser("report", help="requests, spend, savings and quality evidence from the ledger")
+    report.add_argument("--config", help="YAML config file (to find the ledger, the models and their prices)")
     report.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
+    report.add_argument("--period", help="the last 24h, 7d, 4w, ... (default: all time)")
+    report.add_argument("--since", help="from this UTC date or time (2026-12-01, 2026-12-01T08:00)")
+    report.add_argument("--until", help="up to (not including) this UTC date or time")
+    report.add_argument("--baseline", metavar="MODEL", help="count savings against this model alias")
     report.add_argument("--json", action="store_true", help="print JSON")
+    report.add_argument("--html", metavar="FILE", help="also write a self-contained page with plots to FILE")
     report.set_defaults(handler=_report)
 
     from tierwise.keys.commands import register as register_keys
@@ -147,10 +152,19 @@ def _route(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from tierwise.config.loader import load_settings
-    from tierwise.ledger.report import build_report, format_report
+    from tierwise.query import QueryContext, build_report, format_report, open_source, parse_period
 
-    path = args.ledger or load_settings(args.config).ledger_path
-    report = build_report(path)
+    settings = load_settings(args.config)
+    context = QueryContext.from_settings(settings, baseline=args.baseline)
+    period = parse_period(args.period, since=args.since, until=args.until)
+    report = build_report(open_source(args.ledger or settings.ledger_path), period, context)
+    if args.html:
+        from pathlib import Path
+
+        from tierwise.console.page import report_page
+
+        Path(args.html).write_text(report_page(report), encoding="utf-8")
+        print(f"tierwise: wrote {args.html}", file=sys.stderr)
     print(json.dumps(report.as_dict(), indent=2) if args.json else format_report(report))
     return 0
 

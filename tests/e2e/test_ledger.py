@@ -68,7 +68,14 @@ def test_every_request_is_one_row_and_reported(
 
     summary = report(tmp_path)
     assert summary["requests"] == 5 and summary["errors"] == 1
-    assert Decimal(summary["spend_usd"]) < Decimal(summary["premium_baseline_usd"])
+    baseline, premium = summary["savings"]
+    # Only "auto" was decided by routing (to Sonnet, the baseline itself): named models and tiers stand apart.
+    assert baseline["requests"] == premium["requests"] == 1
+    assert baseline["against"] == "claude-sonnet-4-6" and Decimal(baseline["saved_usd"]) == 0
+    assert Decimal(premium["spend_usd"]) < Decimal(premium["counterfactual_usd"])
+    assert {k: v["requests"] for k, v in summary["routes"].items()} == {
+        "routed": 1, "explicit": 2, "direct": 1, "fallback": 0, "failed": 0, "refused": 1
+    }  # fmt: skip
     assert summary["by_tier"]["default"]["requests"] == 2  # auto, and gpt-5.1 named directly (a default model)
     assert summary["by_model"]["claude-haiku-4-5"]["requests"] == 1
 

@@ -29,6 +29,7 @@ from tierwise.config.settings import (
     Prices,
     ProviderSettings,
     ReliabilitySettings,
+    ReportSettings,
     RoutingSettings,
     RoutingTarget,
     Rule,
@@ -225,6 +226,7 @@ def _resolve(
         state=_resolve_state(parsed.state, environ, fail),
         telemetry=_resolve_telemetry(parsed.telemetry, environ),
         evidence=evidence,
+        report=_resolve_report(parsed.report, models, fail),
     )
 
 
@@ -368,6 +370,12 @@ def _resolve_evidence(e: schema.EvidenceFile) -> EvidenceSettings:
         min_samples=e.min_samples,
         confidence=e.confidence,
     )
+
+
+def _resolve_report(r: schema.ReportFile, models: Mapping[str, object], fail: Any) -> ReportSettings:
+    if r.baseline is not None and r.baseline not in models:
+        raise fail(("report", "baseline"), f"report.baseline names unknown model '{r.baseline}'")
+    return ReportSettings(baseline=r.baseline)
 
 
 def _resolve_reliability(r: schema.ReliabilityFile) -> ReliabilitySettings:

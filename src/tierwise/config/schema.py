@@ -193,6 +193,10 @@ class EvidenceFile(_Strict):
     confidence: float = Field(0.95, gt=0.5, lt=1)
 
 
+class ReportFile(_Strict):
+    baseline: str | None = None  # a model alias; default: the default tier's first model
+
+
 class ConfigFile(_Strict):
     server: ServerFile = Field(default_factory=lambda: ServerFile())
     ledger: LedgerFile = Field(default_factory=lambda: LedgerFile())
@@ -204,3 +208,4 @@ class ConfigFile(_Strict):
     state: StateFile = Field(default_factory=lambda: StateFile())
     telemetry: TelemetryFile = Field(default_factory=lambda: TelemetryFile())
     evidence: EvidenceFile = Field(default_factory=lambda: EvidenceFile())
+    report: ReportFile = Field(default_factory=lambda: ReportFile())

@@ -272,6 +272,13 @@ class TelemetrySettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReportSettings:
+    """How ``tierwise report`` and the console count savings."""
+
+    baseline: str | None = None  # the model savings are counted against; None: the default tier's first model
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     server: ServerSettings
     ledger_path: str
@@ -285,6 +292,7 @@ class Settings:
     state: StateSettings = field(default_factory=StateSettings)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
 
     def tier_of(self, alias: str) -> Tier | None:
         for tier, aliases in self.tiers.items():
