@@ -152,12 +152,12 @@ def _route(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from tierwise.config.loader import load_settings
-    from tierwise.query import QueryContext, build_report, format_report, open_source, parse_period
+    from tierwise.query import QueryContext, build_report, format_report, ledger_location, open_source, parse_period
 
     settings = load_settings(args.config)
     context = QueryContext.from_settings(settings, baseline=args.baseline)
     period = parse_period(args.period, since=args.since, until=args.until)
-    report = build_report(open_source(args.ledger or settings.ledger_path), period, context)
+    report = build_report(open_source(args.ledger or ledger_location(settings)), period, context)
     if args.html:
         from pathlib import Path
 

@@ -16,7 +16,7 @@ from tierwise.query.requests import RequestDetail, describe, recent_requests, re
 from tierwise.query.rows import ROUTE_LABELS, RequestRow, fetch_rows
 from tierwise.query.savings import Savings
 from tierwise.query.sessions import SessionSummary, session_rows, sessions
-from tierwise.query.source import LedgerSource, SqliteSource, open_source
+from tierwise.query.source import LedgerSource, SqliteSource, ledger_location, open_source
 from tierwise.query.text import format_report
 from tierwise.query.timeline import Timeline, tier_timeline
 
@@ -44,6 +44,7 @@ __all__ = [
     "format_report",
     "judged_quality",
     "keys_usage",
+    "ledger_location",
     "open_source",
     "overview",
     "parse_period",

@@ -10,7 +10,10 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from tierwise.config.settings import Settings
 
 
 class LedgerSource(Protocol):
@@ -58,6 +61,13 @@ class SqliteSource:
                 found = frozenset(d[0] for d in cursor.description)
             self._columns[table] = found
         return found
+
+
+def ledger_location(settings: Settings) -> str:
+    """Where the configuration's ledger lives: its PostgreSQL URL, or its SQLite file."""
+    if settings.ledger.backend == "postgres" and settings.ledger.url:
+        return settings.ledger.url
+    return settings.ledger_path
 
 
 def open_source(location: str | Path) -> LedgerSource:
