@@ -116,7 +116,7 @@ def test_report_shows_the_cascade_evidence(cascade_gateway: GatewayProcess) -> N
             capture_output=True,
             check=True,
         )
-        found: dict[str, int] = json.loads(out.stdout)["quality_evidence"]
+        found: dict[str, int] = json.loads(out.stdout)["signals"]
         return found
 
     before = evidence() if cascade_gateway.ledger_path.exists() else {"cascade_checked": 0, "cascade_escalated": 0}

@@ -16,6 +16,9 @@ NAV = (
     ("keys", "Keys"),
     ("requests", "Requests"),
 )
+SIGN_OUT = (
+    '<form method="post" action="/console/signout" class="signout"><button type="submit">Sign out</button></form>'
+)
 PERIODS = (("24h", "24 hours"), ("7d", "7 days"), ("30d", "30 days"), ("all", "All time"))
 
 
@@ -63,7 +66,7 @@ def page(title: str, body: str, *, view: str | None, period: str | None, links: 
         nav = "<nav>" + "".join(
             f'<a href="/console/{name}{query}" class="{"on" if name == view else ""}">{escape(label)}</a>'
             for name, label in NAV
-        ) + "</nav>"  # fmt: skip
+        ) + "</nav>" + SIGN_OUT  # fmt: skip
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

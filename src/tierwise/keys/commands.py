@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     create.add_argument(
         "--tiers", type=_tiers, metavar="LIST", help=f"allowed tiers, comma-separated: {','.join(TIERS)}"
     )
+    create.add_argument(
+        "--admin", action="store_true", help="a key for the console (/console), read-only; not accepted on the API"
+    )
     create.set_defaults(handler=_create)
 
     listing = actions.add_parser("list", help="keys with their limits and spend (never the keys themselves)")
@@ -57,7 +60,7 @@ def _store(args: argparse.Namespace) -> KeyStore:
 
 def _create(args: argparse.Namespace) -> int:
     store = _store(args)
-    first = not store.list()
+    first = not any(not record.admin for record in store.list())
     limits = KeyLimits(
         daily_budget=args.daily_budget,
         monthly_budget=args.monthly_budget,
@@ -65,7 +68,7 @@ def _create(args: argparse.Namespace) -> int:
         tokens_per_minute=args.tpm,
         tiers=args.tiers,
     )
-    new = store.create(args.name, limits)
+    new = store.create(args.name, limits, admin=args.admin)
     if args.json:
         print(json.dumps({"key": new.key, **_describe(new.record, None)}, indent=2))
     else:
@@ -73,7 +76,12 @@ def _create(args: argparse.Namespace) -> int:
     note = sys.stderr
     print(f"tierwise: created gateway key {new.record.key_id} ({new.record.name}) in {store.path}", file=note)
     print("tierwise: the key is shown this once; only its SHA-256 is kept", file=note)
-    if first:
+    if args.admin:
+        print(
+            "tierwise: an admin key: sign in at http://HOST:PORT/console with it (the API does not accept it)",
+            file=note,
+        )
+    elif first:
         print("tierwise: the first key: restart a running gateway so that it begins to require keys", file=note)
     return 0
 
@@ -95,8 +103,9 @@ def _list(args: argparse.Namespace) -> int:
         d = _describe(r, spend.get(r.key_id))
         day = f"{d['spent_today_usd']}/{d['daily_budget_usd'] or '-'}"
         month = f"{d['spent_this_month_usd']}/{d['monthly_budget_usd'] or '-'}"
+        status = d["status"] + (" admin" if r.admin else "")
         print(
-            f"{r.key_id:<12} {r.name[:20]:<20} {d['status']:<8} {d['created'][:10]:<11} "
+            f"{r.key_id:<12} {r.name[:20]:<20} {status:<8} {d['created'][:10]:<11} "
             f"{','.join(d['tiers'] or ['all']):<24} {d['rpm'] or '-':>6} {d['tpm'] or '-':>8}  {day}  {month}"
         )
     return 0
@@ -117,6 +126,7 @@ def _describe(r: KeyRecord, spend: KeySpend | None) -> dict[str, Any]:
         "key_id": r.key_id,
         "name": r.name,
         "status": "revoked" if r.revoked else "active",
+        "admin": r.admin,
         "created": _iso(r.created_at),
         "revoked": _iso(r.revoked_at) if r.revoked_at is not None else None,
         "tiers": None if lim.tiers is None else [t for t in TIERS if t in lim.tiers],

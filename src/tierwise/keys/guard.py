@@ -107,6 +107,10 @@ class KeyGuard:
             raise AuthenticationFailed("invalid gateway key" if _presented(headers) else _MISSING)
         if record.revoked_at is not None:
             raise AuthenticationFailed(f"gateway key {record.key_id} has been revoked")
+        if record.admin:
+            raise AuthenticationFailed(
+                f"gateway key {record.key_id} is an admin key: it opens the console, not the API"
+            )
         return KeyGrant(self, record, self._quota(record))
 
     def _quota(self, record: KeyRecord) -> Quota:

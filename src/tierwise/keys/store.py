@@ -37,8 +37,10 @@ CREATE TABLE IF NOT EXISTS gateway_keys (
 """
 _COLUMNS = (
     "key_id, name, key_sha256, created_at, revoked_at, daily_budget_usd, monthly_budget_usd,"
-    " requests_per_minute, tokens_per_minute, allowed_tiers"
+    " requests_per_minute, tokens_per_minute, allowed_tiers, admin"
 )
+# Added after the table first shipped: a file from then gains the column (0 for its keys) when next opened.
+_ADD_ADMIN = "ALTER TABLE gateway_keys ADD COLUMN admin INTEGER NOT NULL DEFAULT 0"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,6 +71,7 @@ class KeyRecord:
     created_at: float
     revoked_at: float | None
     limits: KeyLimits
+    admin: bool = False  # opens the console (read-only); not accepted on the API
 
     @property
     def revoked(self) -> bool:
@@ -97,7 +100,7 @@ class KeyStore:
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
         with closing(connect(self.path)) as connection:
-            connection.executescript(_SCHEMA)
+            prepare_keys_table(connection)
             yield connection
 
     def prepare(self) -> None:
@@ -105,7 +108,9 @@ class KeyStore:
         with self._connection():
             pass
 
-    def create(self, name: str, limits: KeyLimits | None = None, *, now: float | None = None) -> NewKey:
+    def create(
+        self, name: str, limits: KeyLimits | None = None, *, now: float | None = None, admin: bool = False
+    ) -> NewKey:
         limits = limits or KeyLimits()
         if not name.strip():
             raise InvalidRequest("a key needs a name")
@@ -120,6 +125,7 @@ class KeyStore:
                     created_at=time.time() if now is None else now,
                     revoked_at=None,
                     limits=limits,
+                    admin=admin,
                 )
                 try:
                     with connection:
@@ -151,14 +157,35 @@ class KeyStore:
 
 
 def has_keys(path: str | Path) -> bool:
-    """Whether any key was ever created here. Revoked keys count: revoking the last key must not open the gateway."""
+    """Whether any API key was ever created here. Revoked keys count: revoking the last key must not open the
+    gateway. Admin keys do not: they open the console, and creating one must not lock the API."""
     if not Path(path).exists():
         return False
     with closing(sqlite3.connect(str(path), timeout=30)) as connection:
         exists = connection.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'gateway_keys'"
         ).fetchone()
-        return exists is not None and connection.execute("SELECT 1 FROM gateway_keys LIMIT 1").fetchone() is not None
+        if exists is None:
+            return False
+        if "admin" not in _column_names(connection):
+            return connection.execute("SELECT 1 FROM gateway_keys LIMIT 1").fetchone() is not None
+        return connection.execute("SELECT 1 FROM gateway_keys WHERE admin = 0 LIMIT 1").fetchone() is not None
+
+
+def prepare_keys_table(connection: sqlite3.Connection) -> None:
+    """Create the keys table if it is missing, and add the columns later versions brought."""
+    connection.executescript(_SCHEMA)
+    if "admin" not in _column_names(connection):
+        try:
+            with connection:
+                connection.execute(_ADD_ADMIN)
+        except sqlite3.OperationalError as exc:  # another process added it meanwhile
+            if "duplicate column" not in str(exc):
+                raise
+
+
+def _column_names(connection: sqlite3.Connection) -> set[str]:
+    return {row[1] for row in connection.execute("PRAGMA table_info(gateway_keys)")}
 
 
 def read_keys(connection: sqlite3.Connection) -> list[KeyRecord]:
@@ -182,11 +209,12 @@ def _row(r: KeyRecord) -> tuple[object, ...]:
         lim.requests_per_minute,
         lim.tokens_per_minute,
         None if lim.tiers is None else ",".join(t for t in TIERS if t in lim.tiers),
+        int(r.admin),
     )
 
 
 def _record(row: tuple[object, ...]) -> KeyRecord:
-    key_id, name, digest, created, revoked, daily, monthly, rpm, tpm, tiers = row
+    key_id, name, digest, created, revoked, daily, monthly, rpm, tpm, tiers, admin = row
     assert isinstance(key_id, str) and isinstance(name, str) and isinstance(digest, str)
     assert isinstance(created, int | float) and (revoked is None or isinstance(revoked, int | float))
     assert rpm is None or isinstance(rpm, int)
@@ -204,4 +232,5 @@ def _record(row: tuple[object, ...]) -> KeyRecord:
             tokens_per_minute=tpm,
             tiers=None if tiers is None else frozenset(t for t in TIERS if t in str(tiers).split(",")),
         ),
+        admin=bool(admin),
     )

@@ -80,7 +80,7 @@ def overview(source: LedgerSource, period: Period, context: QueryContext) -> Ove
     by_model: dict[str, Tally] = {}
     by_policy: dict[str, Tally] = {}
     signals = {"escalated": 0, "fell_back": 0, "retried": 0, "session_held": 0, "cascade_checked": 0,
-               "cascade_agreed": 0}  # fmt: skip
+               "cascade_agreed": 0, "cascade_escalated": 0}  # fmt: skip
     for row in rows:
         total.add(row)
         routes[row.route].add(row)
@@ -93,6 +93,7 @@ def overview(source: LedgerSource, period: Period, context: QueryContext) -> Ove
         signals["session_held"] += "session stays on" in row.reasons
         signals["cascade_checked"] += "cascade: answers" in row.reasons
         signals["cascade_agreed"] += "cascade: answers agree" in row.reasons
+        signals["cascade_escalated"] += "cascade: answers differ" in row.reasons
     routed = [row for row in rows if row.route == "routed"]
     shadows = shadow_usage(source, period)
     lines = []

@@ -13,6 +13,7 @@ import orjson
 from aiohttp import web
 
 from tierwise.config.settings import Settings
+from tierwise.console.server import Console
 from tierwise.errors import ConfigError, InvalidRequest, NotFound, TierwiseError
 from tierwise.server.chat import GATEWAY, ChatEndpoint
 from tierwise.server.gateway import Gateway, WorkerPlace
@@ -35,6 +36,7 @@ def build_app(settings: Settings, *, worker: WorkerPlace | None = None) -> web.A
     app.router.add_get("/", _root)  # HEAD / too: clients probe the base URL before their first call
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
+    Console(settings).add_routes(app)
     app.router.add_get("/metrics", _metrics)
 
     app[EXIT_CODE] = [0]
