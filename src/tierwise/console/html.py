@@ -3,11 +3,13 @@ which tags it with its path in ``tierwise report --json`` (``data-key``), so tes
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from functools import cache
 from html import escape
 from importlib import resources
 
+Key = str | tuple[str, ...]
 NAV = (
     ("overview", "Overview"),
     ("tiers", "Tiers over time"),
@@ -22,17 +24,19 @@ SIGN_OUT = (
 PERIODS = (("24h", "24 hours"), ("7d", "7 days"), ("30d", "30 days"), ("all", "All time"))
 
 
-def value(key: str, shown: object, *, prefix: str = "", suffix: str = "") -> str:
-    """One figure from the report, tagged with its JSON path; None shows as a dash."""
+def value(key: Key, shown: object, *, prefix: str = "", suffix: str = "") -> str:
+    """One figure from the report, tagged with its JSON path (a JSON list of names and indexes); None shows as a
+    dash. A path is dotted text, or a tuple where a part may hold a dot (a model alias)."""
+    parts = key if isinstance(key, tuple) else tuple(key.split("."))
     text = "-" if shown is None else str(shown)
-    return f'{escape(prefix)}<span data-key="{escape(key)}">{escape(text)}</span>{escape(suffix)}'
+    return f'{escape(prefix)}<span data-key="{escape(json.dumps(parts))}">{escape(text)}</span>{escape(suffix)}'
 
 
-def usd(key: str, shown: object) -> str:
+def usd(key: Key, shown: object) -> str:
     return value(key, shown, prefix="$") if shown is not None else value(key, None)
 
 
-def pct(key: str, shown: object) -> str:
+def pct(key: Key, shown: object) -> str:
     return value(key, shown, suffix="%") if shown is not None else value(key, None)
 
 

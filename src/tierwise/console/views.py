@@ -85,10 +85,10 @@ def tiers(report: Json, *, view_period: str | None) -> str:
     rows = []
     for i, b in enumerate(timeline["buckets"]):
         key = f"tiers_over_time.buckets.{i}"
-        cells = [escape(b["start"]), value(key + ".requests", b["requests"])]
+        cells = [_when(b["start"]), value(key + ".requests", b["requests"])]
         for tier in names:
             shown = b["tiers"].get(tier)
-            cells.append(value(f"{key}.tiers.{tier}.requests", shown["requests"]) if shown else "0")
+            cells.append(value((*key.split("."), "tiers", tier, "requests"), shown["requests"]) if shown else "0")
         cells += [value(key + ".escalations", b["escalations"]), value(key + ".fallbacks", b["fallbacks"]),
                   value(key + ".errors", b["errors"]), usd(key + ".spend_usd", b["spend_usd"])]  # fmt: skip
         rows.append(cells)
@@ -147,9 +147,10 @@ def sessions(report: Json, *, view_period: str | None) -> str:
         history = '<span class="arrow">&rarr;</span>'.join(chip(t) for t in s["tier_history"]) or "-"
         rows.append((
             f'<a href="{link}" data-session="{escape(s["session"])}">{escape(s["session"])}</a>',
-            escape(s["key_id"] or "-"), escape(s["first"]), escape(s["last"]),
+            escape(s["key_id"] or "-"), _when(s["first"]), _when(s["last"]),
             value(key + ".requests", s["requests"]), usd(key + ".spend_usd", s["spend_usd"]), history,
-            "<br>".join(f"{chip(w['from'])}&rarr;{chip(w['to'])} {escape(w['reason'])}" for w in s["switches"])
+            "<br>".join(f"{chip(w['from'])}<span class='arrow'>&rarr;</span>{chip(w['to'])} {escape(w['reason'])}"
+                       for w in s["switches"])
             or '<span class="muted">none</span>',
         ))  # fmt: skip
     return "".join([
@@ -170,7 +171,7 @@ def session_detail(session: str, key_id: str | None, summary: Json | None, reque
     history = '<span class="arrow">&rarr;</span>'.join(chip(t) for t in summary["tier_history"])
     switches = table(
         ("at", "from", "to", "reason", "request"),
-        ((escape(w["at"]), chip(w["from"]), chip(w["to"]), escape(w["reason"]), _request_link(w["request_id"]))
+        ((_when(w["at"]), chip(w["from"]), chip(w["to"]), escape(w["reason"]), _request_link(w["request_id"]))
          for w in summary["switches"]),
     )  # fmt: skip
     return "".join([
@@ -239,7 +240,7 @@ def request_detail(d: Json) -> str:
         "a share of requests when it is turned on).</p>"  # fmt: skip
     reasons = "".join(f"<li>{escape(r)}</li>" for r in d["reasons"]) or "<li class='muted'>none recorded</li>"
     fields = [
-        ("when (UTC)", escape(d["at"])), ("API", escape(d["api"])),
+        ("when (UTC)", _when(d["at"])), ("API", escape(d["api"])),
         ("requested model", escape(d["requested_model"])), ("route", escape(d["route_label"])),
         ("policy", escape(d["policy"] or "-")), ("tier", chip(d["tier"])),
         ("model", f"{escape(d['model'] or '-')} <span class='muted'>{escape(d['upstream_model'] or '')} via "
@@ -277,7 +278,7 @@ def _card(label: str, big: str, sub: str, *, quality: str = "") -> str:
 def _quality(key: str, q: Json) -> str:
     if q["n"] == 0:
         return (
-            f'<div class="quality none">Judged quality: <span data-key="{key}.text">{escape(q["text"])}</span>'
+            f'<div class="quality none">Judged quality: {value(key + ".text", q["text"])}'
             "<br>Turn evidence capture on to see whether quality held.</div>"
         )
     low, high = q["interval_95"]
@@ -302,8 +303,8 @@ def _tier_bars(timeline: Json, field: str, unit: str, title: str) -> str:
 def _tally_table(title: str, prefix: str, tallies: Json, *, chips: bool = False) -> str:
     return table(
         (title, "requests", "errors", "spend"),
-        ((chip(name) if chips else escape(name), value(f"{prefix}.{name}.requests", t["requests"]),
-          value(f"{prefix}.{name}.errors", t["errors"]), usd(f"{prefix}.{name}.spend_usd", t["spend_usd"]))
+        ((chip(name) if chips else escape(name), value((prefix, name, "requests"), t["requests"]),
+          value((prefix, name, "errors"), t["errors"]), usd((prefix, name, "spend_usd"), t["spend_usd"]))
          for name, t in tallies.items()),
         numeric=NUMERIC_3,
     )  # fmt: skip
@@ -312,7 +313,7 @@ def _tally_table(title: str, prefix: str, tallies: Json, *, chips: bool = False)
 def _requests_table(rows: list[Json], prefix: str) -> str:
     return table(
         ("when (UTC)", "request", "route", "tier", "model", "status", "tokens in / out", "cost"),
-        ((escape(r["at"]), _request_link(r["request_id"]), escape(r["route"]), chip(r["tier"]),
+        ((_when(r["at"]), _request_link(r["request_id"]), escape(r["route"]), chip(r["tier"]),
           escape(r["model"] or "-"), value(f"{prefix}.{i}.status", r["status"]),
           f"{value(f'{prefix}.{i}.input_tokens', r['input_tokens'])} / "
           f"{value(f'{prefix}.{i}.output_tokens', r['output_tokens'])}",
@@ -333,6 +334,11 @@ def _budget(key: str, spent: str, budget: str | None, used: float | None, which:
         f"{shown} / {usd(f'{key}.{which}_budget_usd', budget)} ({pct(f'{key}.{which}_budget_used_pct', used)})"
         f'<div class="bar"><span class="{over.strip()}" style="width:{width:.0f}%"></span></div>'
     )
+
+
+def _when(moment: str | None) -> str:
+    """An ISO time from the report, as a reader expects it (UTC, to the second)."""
+    return f'<span class="when">{escape((moment or "-").replace("T", " ").rstrip("Z"))}</span>'
 
 
 def _interval(bounds: list[float] | None) -> str:

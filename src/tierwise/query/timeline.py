@@ -69,11 +69,13 @@ def tier_timeline(source: LedgerSource, period: Period, *, rows: list[RequestRow
     rows = fetch_rows(source, period) if rows is None else rows
     if not rows:
         return Timeline(step_s=period.step(None, None), buckets=(), tiers=())
-    first, last = rows[0].started_at, rows[-1].started_at
+    # The series spans the period asked for (from its start, to its end or the last request), empty steps included.
+    first = rows[0].started_at if period.since is None else min(period.since, rows[0].started_at)
+    last = rows[-1].started_at if period.until is None else max(period.until - 1, rows[-1].started_at)
     step = period.step(first, last)
     while (last - first) / step > _MAX_BUCKETS:
         step *= 2
-    start = (period.since if period.since is not None else first) // step * step
+    start = first // step * step
     buckets: dict[int, TimeBucket] = {}
     for row in rows:
         index = int((row.started_at - start) // step)
@@ -81,8 +83,8 @@ def tier_timeline(source: LedgerSource, period: Period, *, rows: list[RequestRow
         if bucket is None:
             bucket = buckets[index] = TimeBucket(start=start + index * step)
         bucket.add(row)
-    end = max(buckets)
-    filled = tuple(buckets.get(i) or TimeBucket(start=start + i * step) for i in range(min(buckets), end + 1))
+    end = int((last - start) // step)
+    filled = tuple(buckets.get(i) or TimeBucket(start=start + i * step) for i in range(end + 1))
     tiers = sorted({tier for b in filled for tier in b.tier_requests}, key=_order)
     return Timeline(step_s=int(step), buckets=filled, tiers=tuple(tiers))
 
