@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import upstream_env
 from tests.gateway_process import GatewayProcess
+from tests.query.evidence_rows import Judged, write_evidence
 from tests.upstreams import FakeAnthropic, FakeOpenAI
 
 POEM = "Write a short poem about the sea"  # the default tier
@@ -106,6 +107,23 @@ def send_known_traffic(site: Site) -> int:
     return sent
 
 
+def add_evidence(path: Path) -> None:
+    """Judged comparisons for the requests routing answered on the speed and default tiers, written by the
+    evidence package's own store, as its shadow calls and judge would have."""
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        rows = connection.execute(
+            "SELECT request_id, tier, model, input_tokens, output_tokens FROM requests WHERE status = 200"
+            " AND requested_model = 'auto' AND tier IN ('speed', 'default') AND model LIKE 'claude-%'"
+            " ORDER BY started_at"
+        ).fetchall()
+    now = time.time()
+    for i, (request_id, tier, model, input_tokens, output_tokens) in enumerate(rows):
+        shadow = ("default", "claude-sonnet-4-6") if tier == "speed" else ("escalation", "claude-opus-4-7")
+        judged: Judged = (request_id, tier, model, *shadow, (0.7, 1.0, 0.9)[i % 3], 1.0, 0.1 + 0.03 * i)
+        # The stronger model answers the same prompt at more length.
+        write_evidence(path, [judged], at=now + i, shadow_tokens=(input_tokens, output_tokens * 3 // 2 + 1))
+
+
 @pytest.fixture(scope="session")
 def site(
     tmp_path_factory: pytest.TempPathFactory, fake_anthropic: FakeAnthropic, fake_openai: FakeOpenAI
@@ -122,6 +140,7 @@ def site(
         while ledger_rows(gateway.ledger_path) < sent and time.monotonic() < deadline:
             time.sleep(0.05)  # the ledger writer flushes every 50 ms
         assert ledger_rows(gateway.ledger_path) == sent
+        add_evidence(gateway.ledger_path)
         yield found
     finally:
         gateway.stop()

@@ -26,7 +26,7 @@ CHROMIUM_ARGS = [
     "--disable-sync", "--no-first-run",
 ]  # fmt: skip
 # Each view, and at least how many figures it must show for this traffic (so an empty page cannot pass).
-VIEWS = {"overview": 60, "tiers": 8, "quality": 1, "sessions": 4, "keys": 12}
+VIEWS = {"overview": 60, "tiers": 8, "quality": 10, "sessions": 4, "keys": 12}
 
 
 @pytest.fixture(scope="module")
@@ -125,9 +125,13 @@ def test_overview_reads_without_the_docs(tab: Tab, site: Site) -> None:
     page = tab.sign_in(site, site.admin_key, "/console/overview?period=7d")
     text = page.text_content("main") or ""
     for phrase in ("Saved vs baseline", "Saved vs all-escalation", "Savings count only requests that routing decided",
-                   "Judged quality", "no quality evidence yet (n=0)", "what runs without routing"):  # fmt: skip
+                   "Judged quality", "95% interval", "what runs without routing"):  # fmt: skip
         assert phrase in text, phrase
     report = site.report("--period", "7d")
+    premium = report["savings"][1]["quality"]
+    assert premium["n"] >= 5 and premium["interval_95"] is not None
+    low, high = premium["interval_95"]
+    assert f"{premium['relative_quality']} (95% interval {low}-{high}, n={premium['n']})" in text
     assert report["routes"]["routed"]["requests"] >= 8 and report["routes"]["fallback"]["requests"] == 1
     page.click("text=All time")
     assert page.url.endswith("period=all") and tab.figures()['["requests"]'] == str(site.report()["requests"])

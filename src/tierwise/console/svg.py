@@ -72,7 +72,9 @@ class Point:
     current: bool = False
 
 
-def cost_quality(points: Sequence[Point], *, target: float | None, title: str, empty: str) -> str:
+def cost_quality(
+    points: Sequence[Point], *, target: float | None, title: str, empty: str, x_label: str = "relative cost"
+) -> str:
     """Quality (y) against relative cost (x), intervals as whiskers, the operating point ringed, the target dashed."""
     if not points:
         return _empty(title, empty)
@@ -97,8 +99,7 @@ def cost_quality(points: Sequence[Point], *, target: float | None, title: str, e
         x = x_max * i / 4
         out.append(f'<text x="{px(x):.1f}" y="{_TOP + plot_h + 16}" class="axis" text-anchor="middle">{x:.2f}x</text>')
     out.append(
-        f'<text x="{_LEFT + plot_w / 2:.0f}" y="{_H - 6}" class="axis" text-anchor="middle">'
-        "cost relative to the baseline</text>"
+        f'<text x="{_LEFT + plot_w / 2:.0f}" y="{_H - 6}" class="axis" text-anchor="middle">{escape(x_label)}</text>'
     )
     if target is not None:
         out.append(
@@ -119,9 +120,7 @@ def cost_quality(points: Sequence[Point], *, target: float | None, title: str, e
             f"<title>{escape(p.label)}: cost {p.x:.2f}x, quality {p.y:.3f}</title></circle>"
         )
         if p.current:
-            out.append(
-                f'<text x="{px(p.x) + 10:.1f}" y="{py(p.y) - 8:.1f}" class="axis">today: {escape(p.label)}</text>'
-            )
+            out.append(f'<text x="{px(p.x) + 10:.1f}" y="{py(p.y) - 8:.1f}" class="axis">{escape(p.label)}</text>')
     out.append("</svg>")
     return "".join(out)
 

@@ -52,6 +52,9 @@ def overview(report: Json, *, view_period: str | None) -> str:
         period_picker("overview", view_period) if view_period else "",
         f'<div class="cards">{"".join(cards)}</div>',
         f'<p class="lead" style="margin-top:12px">{escape(SAVINGS_NOTE)} {escape(QUALITY_NOTE)} '
+        "Evidence calls (shadow answers and judges; paid for, not in the figures above): "
+        f"{value('evidence_calls.requests', report['evidence_calls']['requests'])} costing "
+        f"{usd('evidence_calls.spend_usd', report['evidence_calls']['spend_usd'])}. "
         f"Baseline: <b>{escape(report['baseline']['model'] or '-')}</b> "
         f"({escape(report['baseline']['chosen_as'])}).</p>",
         "<h2>How requests reached their model</h2>",
@@ -126,11 +129,14 @@ def quality(report: Json, *, view_period: str | None) -> str:
     target = curve["target"]
     return "".join([
         "<h1>Cost against quality</h1>",
-        '<p class="lead">Each point is a way of routing placed by evidence from your own traffic: its cost '
-        "relative to the baseline (x) and the judged quality of its answers (y). The ringed point is where "
-        "routing runs today; the dashed line is the quality target, when one is set.</p>",
+        '<p class="lead">Each point is a way of routing between two tiers, placed by judged comparisons from your '
+        "own traffic: its cost relative to always using the stronger tier (x) and the judged quality of its answers "
+        "relative to the stronger tier's (y). Points between the ends send the requests the router scores highest "
+        "to the stronger tier. The ringed point is what was actually served; the dashed line is the quality target "
+        "(<code>routing.target</code>), when one is set.</p>",
         period_picker("quality", view_period) if view_period else "",
         cost_quality(points, target=target, title="cost against quality",
+                     x_label=f"cost relative to always {curve['strong_tier'] or 'the stronger tier'}",
                      empty=f"{curve['text']}: turn evidence capture on to draw this curve"),
         f'<p class="lead" style="margin-top:10px">Evidence: {value("cost_quality.n", curve["n"])} judged '
         f'comparisons. Target: {value("cost_quality.target", target)}. {escape(QUALITY_NOTE)}</p>',

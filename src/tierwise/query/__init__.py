@@ -10,7 +10,14 @@ from tierwise.query.context import QueryContext
 from tierwise.query.keys import KeyUsage, keys_usage
 from tierwise.query.overview import Overview, Tally, overview
 from tierwise.query.period import Period, parse_period
-from tierwise.query.quality import NO_EVIDENCE, QualityCurve, QualityEstimate, judged_quality, quality_curve
+from tierwise.query.quality import (
+    NO_EVIDENCE,
+    QualityCurve,
+    QualityEstimate,
+    comparisons,
+    judged_quality,
+    quality_curve,
+)
 from tierwise.query.report import Report, build_report
 from tierwise.query.requests import RequestDetail, describe, recent_requests, request_detail
 from tierwise.query.rows import ROUTE_LABELS, RequestRow, fetch_rows
@@ -39,6 +46,7 @@ __all__ = [
     "Tally",
     "Timeline",
     "build_report",
+    "comparisons",
     "describe",
     "fetch_rows",
     "format_report",

@@ -22,7 +22,8 @@ class QueryContext:
     baseline: str | None
     premium: str | None
     baseline_source: str  # how the baseline was chosen, said beside it
-    quality_target: float | None = None
+    quality_target: float | None = None  # routing.target.quality, when the evidence loop holds one
+    curve_pair: tuple[str, str] = ("default", "escalation")  # the tiers the cost-quality curve compares
     prices: PriceBook = field(default_factory=PriceBook)
 
     @classmethod
@@ -46,6 +47,8 @@ class QueryContext:
             baseline=chosen,
             premium=escalation[0] if escalation else None,
             baseline_source=source,
+            quality_target=settings.routing.target.quality if settings.routing.target else None,
+            curve_pair=(settings.routing.learned.weak_tier, settings.routing.learned.strong_tier),
         )
 
     def cost(self, alias: str | None, usage: Usage) -> Decimal | None:

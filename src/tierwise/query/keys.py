@@ -79,7 +79,7 @@ def keys_usage(source: LedgerSource, period: Period, *, now: float) -> list[KeyU
 def _add_calendar_spend(source: LedgerSource, found: dict[str, KeyUsage], day_start: float, month_start: float) -> None:
     for raw in source.fetch(
         "SELECT key_id, started_at, cost_usd FROM requests"
-        " WHERE started_at >= ? AND key_id IS NOT NULL AND cost_usd IS NOT NULL",
+        f" WHERE started_at >= ? AND key_id IS NOT NULL AND cost_usd IS NOT NULL{_clients(source)}",
         [month_start],
     ):
         usage = found.get(raw["key_id"])
@@ -93,7 +93,7 @@ def _add_calendar_spend(source: LedgerSource, found: dict[str, KeyUsage], day_st
 
 def _add_period(source: LedgerSource, found: dict[str, KeyUsage], period: Period) -> None:
     where, params = period.where()
-    where = (where + " AND " if where else " WHERE ") + "key_id IS NOT NULL"
+    where = (where + " AND " if where else " WHERE ") + "key_id IS NOT NULL" + _clients(source)
     for raw in source.fetch(f"SELECT key_id, status, attempts, error, cost_usd FROM requests{where}", params):
         usage = found.get(raw["key_id"])
         if usage is None:
@@ -106,6 +106,11 @@ def _add_period(source: LedgerSource, found: dict[str, KeyUsage], period: Period
                 usage.budget_refused += 1
             else:
                 usage.rate_limited += 1
+
+
+def _clients(source: LedgerSource) -> str:
+    """The condition that keeps the clients' own requests (not the evidence loop's calls made for them)."""
+    return " AND traffic = 'client'" if "traffic" in source.columns("requests") else ""
 
 
 def _pct(spent: Decimal, budget: Decimal | None) -> float | None:

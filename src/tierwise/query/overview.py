@@ -8,7 +8,7 @@ from typing import Any
 
 from tierwise.query.context import QueryContext
 from tierwise.query.period import Period
-from tierwise.query.quality import judged_quality, shadow_usage
+from tierwise.query.quality import comparisons, judged_quality, shadow_usage
 from tierwise.query.rows import ROUTE_LABELS, ROUTES, RequestRow, Route, fetch_rows, money
 from tierwise.query.savings import Savings, savings_against
 from tierwise.query.source import LedgerSource
@@ -57,6 +57,7 @@ class Overview:
     by_model: dict[str, Tally] = field(default_factory=dict)
     by_policy: dict[str, Tally] = field(default_factory=dict)
     signals: dict[str, int] = field(default_factory=dict)
+    evidence_calls: Tally = field(default_factory=Tally)  # shadow and judge calls: paid for, not client traffic
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +70,7 @@ class Overview:
             "by_model": {k: v.as_dict() for k, v in sorted(self.by_model.items())},
             "by_policy": {k: v.as_dict() for k, v in sorted(self.by_policy.items())},
             "signals": dict(self.signals),
+            "evidence_calls": self.evidence_calls.as_dict(),
         }
 
 
@@ -95,15 +97,22 @@ def overview(source: LedgerSource, period: Period, context: QueryContext) -> Ove
         signals["cascade_agreed"] += "cascade: answers agree" in row.reasons
         signals["cascade_escalated"] += "cascade: answers differ" in row.reasons
     routed = [row for row in rows if row.route == "routed"]
-    shadows = shadow_usage(source, period)
+    judged = comparisons(source, period)
+    shadows = shadow_usage(judged)
     lines = []
     for name, against, explanation in (
         ("baseline", context.baseline, f"against {context.baseline}, {context.baseline_source}"),
         ("all-escalation", context.premium, f"against {context.premium}, sending every request to the escalation tier"),
     ):
-        quality = judged_quality(source, period, against=against or "-")
+        tier = context.tier_of(against)
+        quality = judged_quality(judged, strong_tier=tier, against=f"the {tier or '-'} tier's answers")
         lines.append(savings_against(name, against, explanation, routed, context, shadows, quality))
+    evidence_calls = Tally()
+    for kind in ("shadow", "judge"):
+        for row in fetch_rows(source, period, traffic=kind):
+            evidence_calls.add(row)
     return Overview(
+        evidence_calls=evidence_calls,
         ledger=source.name,
         period=period,
         total=total,

@@ -10,7 +10,7 @@ from tierwise.query.context import QueryContext
 from tierwise.query.keys import KeyUsage, keys_usage
 from tierwise.query.overview import Overview, overview
 from tierwise.query.period import Period
-from tierwise.query.quality import QualityCurve, quality_curve
+from tierwise.query.quality import QualityCurve, comparisons, quality_curve
 from tierwise.query.sessions import SessionSummary, sessions
 from tierwise.query.source import LedgerSource, open_source
 from tierwise.query.timeline import Timeline, tier_timeline
@@ -55,7 +55,7 @@ def build_report(
         timeline=tier_timeline(source, period),
         sessions=tuple(sessions(source, period)),
         keys=tuple(keys_usage(source, period, now=time.time() if now is None else now)),
-        curve=quality_curve(source, period, target=context.quality_target),
+        curve=quality_curve(comparisons(source, period), pair=context.curve_pair, target=context.quality_target),
         baseline=context.baseline,
         baseline_source=context.baseline_source,
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 from tierwise.query.context import QueryContext
 from tierwise.query.period import Period, iso
-from tierwise.query.quality import Comparison, request_comparisons
+from tierwise.query.quality import Comparison, comparisons
 from tierwise.query.rows import ROUTE_LABELS, RequestRow, fetch_rows, money
 from tierwise.query.source import LedgerSource
 
@@ -85,5 +85,5 @@ def request_detail(source: LedgerSource, request_id: str, context: QueryContext)
         premium_cost=context.cost(context.premium, row.usage) if row.ok else None,
         baseline=context.baseline,
         premium=context.premium,
-        comparisons=tuple(request_comparisons(source, request_id)),
+        comparisons=tuple(comparisons(source, Period(), request_id=request_id)),
     )

@@ -97,12 +97,24 @@ class RequestRow:
 
 
 def fetch_rows(
-    source: LedgerSource, period: Period, *, extra: str = "", params: list[object] | None = None
+    source: LedgerSource,
+    period: Period,
+    *,
+    extra: str = "",
+    params: list[object] | None = None,
+    traffic: str = "client",
 ) -> list[RequestRow]:
-    """The period's request rows, oldest first. ``extra`` adds ``AND ...`` conditions (with ``params``)."""
-    if not source.columns("requests"):
+    """The period's request rows of one kind of traffic (the clients', by default; ``shadow`` and ``judge``
+    calls are the evidence loop's), oldest first. ``extra`` adds ``AND ...`` conditions (with ``params``)."""
+    columns = source.columns("requests")
+    if not columns:
         return []
     where, args = period.where()
+    if "traffic" in columns:
+        where = (where + " AND " if where else " WHERE ") + "traffic = ?"
+        args.append(traffic)
+    elif traffic != "client":
+        return []
     if extra:
         where = (where + " AND " if where else " WHERE ") + extra
         args += params or []

@@ -44,6 +44,8 @@ def format_report(report: Report) -> str:
         f"signals: {signals['escalated']} escalated, {signals['fell_back']} fell back, "
         f"{signals['retried']} needed more than one attempt, {signals['session_held']} turns held on their "
         f"session's tier, {signals['cascade_checked']} cascade checks ({signals['cascade_agreed']} agreed)",
+        f"evidence calls (shadow answers, judges; not counted above): {o.evidence_calls.requests}, "
+        f"${money(o.evidence_calls.spend)}",
         f"sessions: {len(report.sessions)}   keys: {len(report.keys)}   cost/quality: {report.curve.as_dict()['text']}",
     ]
     if t.unpriced:
