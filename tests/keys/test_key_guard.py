@@ -171,3 +171,12 @@ def test_a_key_limited_to_some_tiers_never_escalates_out_of_them(settings: Setti
     # Its reservation is for the models it may reach, not for Opus.
     opus_max = 1000 * Decimal("0.000005") + 1000 * Decimal("0.000025")
     assert grant.reserved < opus_max
+
+
+def test_a_reservation_prices_max_tokens_capped_at_the_models_limit() -> None:
+    from tierwise.keys.prices import ModelRates
+
+    rates = ModelRates(input=Decimal("0.000003"), output=Decimal("0.000015"), max_output_tokens=64_000)
+    assert rates.most(1000, 1_000_000) == rates.most(1000, 64_000) == 1000 * rates.input + 64_000 * rates.output
+    assert rates.most(1000, 500) == 1000 * rates.input + 500 * rates.output
+    assert rates.most(1000, None) == rates.most(1000, 64_000)

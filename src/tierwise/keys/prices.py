@@ -29,8 +29,11 @@ class ModelRates:
     max_output_tokens: int = 0
 
     def most(self, input_tokens: int, max_tokens: int | None) -> Decimal:
-        """The most a call can cost: every input token uncached, every output token it may write."""
-        return input_tokens * self.input + (max_tokens or self.max_output_tokens) * self.output
+        """The most a call can cost: every input token uncached, every output token it may write (a max_tokens
+        above the model's limit is capped at the limit before the call)."""
+        if not max_tokens or (self.max_output_tokens and max_tokens > self.max_output_tokens):
+            max_tokens = self.max_output_tokens
+        return input_tokens * self.input + max_tokens * self.output
 
 
 def model_rates(models: Mapping[str, ModelSettings]) -> dict[str, ModelRates]:
