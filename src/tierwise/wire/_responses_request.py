@@ -23,6 +23,7 @@ from tierwise.types import (
     ToolChoice,
     ToolResultPart,
 )
+from tierwise.wire._foreign import check_foreign
 from tierwise.wire._responses_tools import TOOLS_KEY, custom_input
 
 # Advisory Responses fields a client's request carries upstream unchanged.
@@ -241,5 +242,11 @@ def build_upstream_request(
         if sent.get("stream_options") is not None:
             body["stream_options"] = sent["stream_options"]
     _from_chat(request.extensions.get("openai") or {}, body)
+    # Anthropic fields reach a Responses model by the same rules as a Chat Completions one (docs/TRANSLATION.md).
+    check_foreign(request.extensions.get("anthropic") or {}, source="anthropic", target_model=upstream_model)
+    if request.top_k is not None:
+        raise InvalidRequest(
+            f"'top_k' cannot be honoured by {upstream_model} (the Responses API has no top_k); remove it", param="top_k"
+        )
     body["store"] = False  # the gateway keeps what previous_response_id needs; the upstream keeps nothing
     return orjson.dumps(body)
