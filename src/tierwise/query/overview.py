@@ -91,7 +91,7 @@ def overview(source: LedgerSource, period: Period, context: QueryContext) -> Ove
         by_policy.setdefault(row.policy or "(refused)", Tally()).add(row)
         signals["escalated"] += row.ok and row.escalated
         signals["fell_back"] += row.ok and row.fell_back
-        signals["retried"] += len(row.attempts) > 1
+        signals["retried"] += row.attempt_count > 1
         signals["session_held"] += "session stays on" in row.reasons
         signals["cascade_checked"] += "cascade: answers" in row.reasons
         signals["cascade_agreed"] += "cascade: answers agree" in row.reasons

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
+
+import orjson
 
 from tierwise.query.period import Period
 from tierwise.query.source import LedgerSource
@@ -58,7 +59,8 @@ class RequestRow:
     cost: Decimal | None  # everything the request paid, side calls included; None: unpriced
     latency_ms: float
     ttft_ms: float | None
-    attempts: tuple[AttemptRecord, ...]
+    attempt_count: int
+    attempts_detail: str  # JSON, read only when a question needs it (most rows never do)
     session: str | None
     key_id: str | None
 
@@ -69,7 +71,7 @@ class RequestRow:
     @property
     def route(self) -> Route:
         if not self.ok:
-            return "failed" if self.attempts else "refused"
+            return "failed" if self.attempt_count else "refused"
         if self.policy == "direct":
             return "direct"
         if self.requested_model.startswith("tier/") or self.reasons.split(";")[0].endswith(" requested"):
@@ -79,9 +81,13 @@ class RequestRow:
         return "routed"
 
     @property
+    def attempts(self) -> tuple[AttemptRecord, ...]:
+        return _attempts(self.attempts_detail)
+
+    @property
     def fell_back(self) -> bool:
         """Answered by another model than the first one tried, because that one failed."""
-        if not self.attempts or self.model is None:
+        if self.attempt_count < 2 or self.model is None:
             return False
         first = self.attempts[0]
         return first.model != self.model and first.status != 200
@@ -147,7 +153,8 @@ def to_row(raw: dict[str, Any]) -> RequestRow:
         cost=None if raw["cost_usd"] is None else Decimal(str(raw["cost_usd"])),
         latency_ms=float(raw["latency_ms"]),
         ttft_ms=None if raw["ttft_ms"] is None else float(raw["ttft_ms"]),
-        attempts=_attempts(raw["attempts_detail"]),
+        attempt_count=int(raw["attempts"]),
+        attempts_detail=raw["attempts_detail"] or "[]",
         session=raw["session"],
         key_id=raw["key_id"],
     )
@@ -155,8 +162,8 @@ def to_row(raw: dict[str, Any]) -> RequestRow:
 
 def _attempts(text: str | None) -> tuple[AttemptRecord, ...]:
     try:
-        items = json.loads(text or "[]")
-    except ValueError:
+        items = orjson.loads(text or "[]")
+    except orjson.JSONDecodeError:
         return ()
     return tuple(
         AttemptRecord(

@@ -45,7 +45,10 @@ class SqliteSource:
 
     def fetch(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, Any]]:
         with self._connect() as connection:
-            return [dict(row) for row in connection.execute(sql, tuple(params))]
+            connection.row_factory = None
+            cursor = connection.execute(sql, tuple(params))
+            names = [d[0] for d in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def columns(self, table: str) -> frozenset[str]:
         found = self._columns.get(table)
