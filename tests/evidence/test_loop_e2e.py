@@ -85,6 +85,11 @@ def test_the_loop_applies_only_what_it_can_vouch_for_and_rolls_back(
     before = len(routing_changes(db))
     assert before >= 2
 
+    # every change is visible: quality by tier pair and the change log
+    shown = tierwise("evidence", "show", "--config", str(config_path), cwd=tmp_path)
+    assert "default vs escalation: judged relative quality" in shown
+    assert "rollback" in shown and "apply" in shown
+
     # the judged comparisons are an outcome table in the shared format
     exported = tmp_path / "exported"
     out = tierwise("evidence", "export", str(exported), "--config", str(config_path), cwd=tmp_path)

@@ -26,6 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     ex.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
     ex.add_argument("--models", help="CHEAP,STRONG: the model pair to export (default: the most compared)")
     ex.set_defaults(handler=_export)
+    sh = ev_commands.add_parser("show", help="judged relative quality by tier pair, shadow spend, routing changes")
+    sh.add_argument("--config", help="YAML config (to find the ledger)")
+    sh.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
+    sh.add_argument("--json", action="store_true", help="print JSON")
+    sh.set_defaults(handler=_show)
 
     rp = subparsers.add_parser("replay", help="re-decide captured requests under another config; estimate it")
     rp.add_argument("--config", required=True, help="the configuration to try")
@@ -50,6 +55,47 @@ def _export(args: argparse.Namespace) -> int:
     print(f"wrote {done.prompts} judged requests of {done.models[0]} and {done.models[1]} to {done.folder}")
     if done.left_out:
         print(f"({done.left_out} comparisons of other model pairs left out; choose with --models)")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    import time
+    from dataclasses import asdict
+
+    from tierwise.config.loader import load_settings
+    from tierwise.evidence.query import quality_by_pair, routing_changes
+    from tierwise.evidence.shadow import DAY_S
+    from tierwise.evidence.store import SqliteEvidenceStore
+
+    ledger = args.ledger or load_settings(args.config).ledger_path
+    pairs = quality_by_pair(ledger)
+    changes = routing_changes(ledger)
+    store = SqliteEvidenceStore(ledger, read_only=True)
+    try:
+        samples = len(store.samples())
+        spent = store.spend_since("shadow", (time.time() // DAY_S) * DAY_S)
+    finally:
+        store.close()
+    if args.json:
+        payload = {
+            "ledger": str(ledger),
+            "samples": samples,
+            "shadow_spend_today_usd": format(spent, "f"),
+            "pairs": [asdict(p) for p in pairs],
+            "routing_changes": [asdict(c) for c in changes],
+        }
+        print(json.dumps(payload, indent=2))
+        return 0
+    print(f"ledger {ledger}: {samples} sampled requests; shadow spend today ${spent:.4f}")
+    for p in pairs:
+        interval = f" [{p.low:.3f}, {p.high:.3f}]" if p.low is not None and p.high is not None else ""
+        ratio = f"{p.ratio:.3f}" if p.ratio is not None else "-"
+        print(f"{p.cheap_tier} vs {p.strong_tier}: judged relative quality {ratio}{interval} (95%), n={p.n}")
+    if not pairs:
+        print("no judged comparisons yet")
+    for c in changes[-10:]:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(c.changed_at))
+        print(f"{when}  {c.action:<8} {c.weak_tier}->{c.strong_tier} ({c.target}): {c.reason}")
     return 0
 
 

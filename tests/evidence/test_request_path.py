@@ -1,0 +1,62 @@
+"""The request path never waits for evidence: a slow shadow tier adds nothing to the client's time, and a
+streamed answer is captured as the client received it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import anthropic
+import openai
+import pytest
+
+from tests.conftest import upstream_env
+from tests.evidence.conftest import rows, wait_for
+from tests.gateway_process import GatewayProcess
+from tests.upstreams import FakeAnthropic, FakeOpenAI
+from tierwise.config.loader import default_config_text
+
+SHADOW_STALL_S = 6.0
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, fake_anthropic: FakeAnthropic, fake_openai: FakeOpenAI) -> Iterator[GatewayProcess]:
+    config = tmp_path / "tierwise.yaml"
+    config.write_text(
+        default_config_text()
+        .replace("  enabled: false ", "  enabled: true ")
+        .replace("  sample_rate: 0.05 ", "  sample_rate: 1.0 "),
+        encoding="utf-8",
+    )
+    process = GatewayProcess(tmp_path, env=upstream_env(fake_anthropic, fake_openai), config=config)
+    yield process
+    process.stop()
+
+
+def test_a_slow_shadow_tier_adds_nothing_to_the_clients_time(gateway: GatewayProcess) -> None:
+    client = anthropic.Anthropic(base_url=gateway.url, api_key="unused")
+    prompt = f"Tell me about the Hanseatic League [[slow:{SHADOW_STALL_S:g}@claude-opus-4-7]]"
+    started = time.monotonic()
+    reply = client.messages.create(model="auto", max_tokens=200, messages=[{"role": "user", "content": prompt}])
+    took = time.monotonic() - started
+    assert reply.model == "claude-sonnet-4-6"  # the default tier answered; the escalation tier shadows it
+    assert took < SHADOW_STALL_S / 2  # the client had its answer while the shadow call was still stalled
+    db = gateway.ledger_path
+    wait_for(lambda: len(rows(db, "SELECT 1 FROM evidence_comparisons")) == 1, timeout=60)
+    [(latency, model)] = rows(db, "SELECT latency_ms, model FROM requests WHERE traffic = 'shadow'")
+    assert model == "claude-opus-4-7" and latency >= SHADOW_STALL_S * 1000
+    [(judge, served)] = rows(db, "SELECT judge, served FROM evidence_comparisons")
+    assert (judge, served) == ("agreement", "cheap")
+
+
+def test_a_streamed_answer_is_captured_as_streamed(gateway: GatewayProcess) -> None:
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused")
+    stream = client.chat.completions.create(
+        model="auto", stream=True, messages=[{"role": "user", "content": "Describe the water cycle in detail"}]
+    )
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    db = gateway.ledger_path
+    wait_for(lambda: len(rows(db, "SELECT 1 FROM evidence_samples")) == 1, timeout=60)
+    [(answer, tier)] = rows(db, "SELECT answer_text, tier FROM evidence_samples")
+    assert text and answer == text and tier == "default"
