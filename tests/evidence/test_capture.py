@@ -40,6 +40,7 @@ def test_sampled_requests_get_a_judged_shadow_answer(
         assert strong_score == math_table.outcomes[(prompt_id, strong)].score
 
     # shadow calls are ledger rows of their own, marked and priced, apart from the client's requests
+    wait_for(lambda: len(rows(db, "SELECT 1 FROM requests")) == 2 * len(asked))  # the ledger writes on its own time
     traffic = dict(rows(db, "SELECT traffic, COUNT(*) FROM requests GROUP BY traffic"))
     assert traffic == {"client": len(asked), "shadow": len(asked)}
     shadow_costs = rows(db, "SELECT cost_usd FROM requests WHERE traffic = 'shadow'")

@@ -44,6 +44,8 @@ def test_a_slow_shadow_tier_adds_nothing_to_the_clients_time(gateway: GatewayPro
     assert took < SHADOW_STALL_S / 2  # the client had its answer while the shadow call was still stalled
     db = gateway.ledger_path
     wait_for(lambda: len(rows(db, "SELECT 1 FROM evidence_comparisons")) == 1, timeout=60)
+    # the shadow call's own ledger row comes through the ledger's writer, on its own schedule
+    wait_for(lambda: len(rows(db, "SELECT 1 FROM requests WHERE traffic = 'shadow'")) == 1, timeout=60)
     [(latency, model)] = rows(db, "SELECT latency_ms, model FROM requests WHERE traffic = 'shadow'")
     assert model == "claude-opus-4-7" and latency >= SHADOW_STALL_S * 1000
     [(judge, served)] = rows(db, "SELECT judge, served FROM evidence_comparisons")
