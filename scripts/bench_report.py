@@ -16,9 +16,11 @@ import random
 import sys
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 
 from tierwise.config.loader import default_config_text, parse_settings
+from tierwise.keys.store import KeyLimits, KeyStore
 from tierwise.ledger.entry import Attempt, LedgerEntry
 from tierwise.ledger.store import Ledger
 from tierwise.query import (
@@ -38,6 +40,8 @@ _TIERS = (("speed", "claude-haiku-4-5"), ("default", "claude-sonnet-4-6"), ("esc
 
 def write_ledger(path: Path, rows: int, now: float) -> None:
     settings = parse_settings(default_config_text(), source="default", environ={})
+    store = KeyStore(path)
+    keys = [store.create(f"team-{n}", KeyLimits(daily_budget=Decimal(50))).record.key_id for n in range(10)]
     ledger = Ledger(path, models=settings.models, baseline="claude-opus-4-7")
     rng = random.Random(7)
     for i in range(rows):
@@ -47,7 +51,7 @@ def write_ledger(path: Path, rows: int, now: float) -> None:
                 request_id=f"r{i}", started_at=now - rng.random() * 30 * 86_400, api="openai",
                 requested_model="auto", policy="rules", tier=tier, model=model, reasons="no rule matched",
                 status=200 if rng.random() > 0.02 else 502, session=f"s{i // 5}" if i % 3 == 0 else None,
-                key_id=f"tw-{i % 10:08x}",
+                key_id=keys[i % 10],
                 usage=Usage(input_tokens=rng.randint(50, 4000), output_tokens=rng.randint(10, 800)),
                 attempts=[Attempt(model=model, status=200, latency_ms=100.0)],
             )

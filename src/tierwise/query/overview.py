@@ -74,8 +74,11 @@ class Overview:
         }
 
 
-def overview(source: LedgerSource, period: Period, context: QueryContext) -> Overview:
-    rows = fetch_rows(source, period)
+def overview(
+    source: LedgerSource, period: Period, context: QueryContext, *, rows: list[RequestRow] | None = None
+) -> Overview:
+    """``rows``: the period's client rows when the caller has them already (``build_report`` reads them once)."""
+    rows = fetch_rows(source, period) if rows is None else rows
     total = Tally()
     routes: dict[Route, Tally] = {route: Tally() for route in ROUTES}
     by_tier: dict[str, Tally] = {}

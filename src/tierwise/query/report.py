@@ -11,6 +11,7 @@ from tierwise.query.keys import KeyUsage, keys_usage
 from tierwise.query.overview import Overview, overview
 from tierwise.query.period import Period
 from tierwise.query.quality import QualityCurve, comparisons, quality_curve
+from tierwise.query.rows import fetch_rows
 from tierwise.query.sessions import SessionSummary, sessions
 from tierwise.query.source import LedgerSource, open_source
 from tierwise.query.timeline import Timeline, tier_timeline
@@ -49,11 +50,12 @@ def build_report(
         from tierwise.config.loader import load_settings
 
         context = QueryContext.from_settings(load_settings(None))
-    summary = overview(source, period, context)
+    rows = fetch_rows(source, period)  # read once, for the overview, the timeline and the sessions
+    summary = overview(source, period, context, rows=rows)
     return Report(
         overview=summary,
-        timeline=tier_timeline(source, period),
-        sessions=tuple(sessions(source, period)),
+        timeline=tier_timeline(source, period, rows=rows),
+        sessions=tuple(sessions(source, period, rows=rows)),
         keys=tuple(keys_usage(source, period, now=time.time() if now is None else now)),
         curve=quality_curve(comparisons(source, period), pair=context.curve_pair, target=context.quality_target),
         baseline=context.baseline,
