@@ -3,6 +3,7 @@ limit hold across them, a revocation reaches both, and an unreachable Redis fail
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -19,11 +20,13 @@ import pytest
 from tests.conftest import upstream_env
 from tests.gateway_process import GatewayProcess, free_port
 from tests.state.conftest import redis_url
+from tests.telemetry.prometheus import parse_metrics
 from tests.upstreams import FakeAnthropic, FakeOpenAI
 from tierwise.config.loader import default_config_text, load_settings
 from tierwise.keys import KeyLimits, KeyStore
 from tierwise.keys.prices import model_rates
 
+ONE = ("--workers", "1")  # one process per replica: "one request over per replica" is then exact
 BODY = {"model": "claude-haiku-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "hello there"}]}
 
 
@@ -44,7 +47,9 @@ def replicas(tmp_path: Path, fake_anthropic: FakeAnthropic, fake_openai: FakeOpe
         for name in ("a", "b"):
             workdir = tmp_path / name
             workdir.mkdir()
-            started.append(GatewayProcess(workdir, env=upstream_env(fake_anthropic, fake_openai), config=config))
+            started.append(
+                GatewayProcess(workdir, env=upstream_env(fake_anthropic, fake_openai), config=config, extra_args=ONE)
+            )
         yield started
     finally:
         for gateway in started:
@@ -59,7 +64,11 @@ def restart_with_keys(replicas: list[GatewayProcess], tmp_path: Path, fake_anthr
         gateway.stop()
     fresh = []
     for gateway in replicas:
-        fresh.append(GatewayProcess(gateway.workdir, env=upstream_env(fake_anthropic, fake_openai), config=config))
+        fresh.append(
+            GatewayProcess(
+                gateway.workdir, env=upstream_env(fake_anthropic, fake_openai), config=config, extra_args=ONE
+            )
+        )
     replicas[:] = fresh
     return fresh
 
@@ -171,3 +180,29 @@ def test_an_unreachable_redis_refuses_limited_keys_and_lets_unlimited_ones_throu
     finally:
         gateway.stop()
     assert (503, None) in rows(tmp_path)
+
+
+def circuit(url: str, model: str) -> float:
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
+        samples = parse_metrics(response.read().decode())
+    return samples.get(("tierwise_circuit_state", (("model", model),)), -1.0)
+
+
+def test_a_circuit_opened_on_one_replica_opens_on_the_other(replicas: list[GatewayProcess]) -> None:
+    a, b = replicas
+    body = {**BODY, "messages": [{"role": "user", "content": "[[fail:500]] please"}]}
+    request = urllib.request.Request(
+        a.url + "/v1/messages",
+        data=json.dumps(body).encode(),
+        headers={"x-api-key": "k", "anthropic-version": "2023-06-01", "content-type": "application/json"},
+    )
+    assert circuit(b.url, "claude-haiku-4-5") == 0
+    deadline = time.monotonic() + 20
+    while circuit(a.url, "claude-haiku-4-5") != 2 and time.monotonic() < deadline:
+        with contextlib.suppress(urllib.error.HTTPError):
+            urllib.request.urlopen(request, timeout=30).close()
+    assert circuit(a.url, "claude-haiku-4-5") == 2  # open on A, from A's own failures
+    deadline = time.monotonic() + 5
+    while circuit(b.url, "claude-haiku-4-5") != 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert circuit(b.url, "claude-haiku-4-5") == 2  # and on B, which never called the model

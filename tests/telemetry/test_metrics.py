@@ -83,14 +83,15 @@ def test_label_values_are_escaped() -> None:
     assert total(parse_metrics(text), "tierwise_requests_total") == 1
 
 
-def test_opentelemetry_is_not_imported_when_tracing_is_off() -> None:
+def test_optional_backends_are_not_imported_when_not_configured() -> None:
     code = (
         "import asyncio, sys\n"
         "from tierwise.config.loader import load_settings\n"
         "from tierwise.server.app import build_app\n"
+        "from tierwise.server.gateway import Gateway\n"
         "from tierwise.telemetry import Telemetry\n"
         "t = Telemetry.start(load_settings())\n"
-        "assert not [m for m in sys.modules if m.startswith('opentelemetry')], 'otel imported'\n"
+        "assert not [m for m in sys.modules if m.startswith(('opentelemetry', 'redis', 'psycopg'))], 'imported'\n"
         "assert t.metrics is not None and len(t.observers) == 1\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent)

@@ -54,8 +54,9 @@ def _store(args: argparse.Namespace) -> KeyStore:
     if args.ledger:
         return KeyStore(args.ledger)
     from tierwise.config.loader import load_settings
+    from tierwise.ledger.database import Database
 
-    return KeyStore(load_settings(args.config).ledger_path)
+    return KeyStore(Database.of(load_settings(args.config)))
 
 
 def _create(args: argparse.Namespace) -> int:
@@ -89,7 +90,7 @@ def _create(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     store = _store(args)
     records = store.list()
-    spend = spend_by_key(store.path, Periods.at(time.time()))
+    spend = spend_by_key(store.database, Periods.at(time.time()))
     if args.json:
         print(json.dumps([_describe(r, spend.get(r.key_id)) for r in records], indent=2))
         return 0

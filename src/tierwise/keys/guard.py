@@ -8,7 +8,6 @@ created) key takes effect on a running gateway within that time.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -23,6 +22,7 @@ from tierwise.keys.limits import PeriodClock
 from tierwise.keys.prices import ZERO, model_rates, most_of
 from tierwise.keys.spend import spend_by_key
 from tierwise.keys.store import KeyRecord, KeyStore, hash_key, read_keys
+from tierwise.ledger.database import Database
 from tierwise.ledger.entry import LedgerEntry
 from tierwise.pricing import PriceBook
 from tierwise.routing.decision import RouteInput, RoutingDecision
@@ -50,7 +50,7 @@ class KeyGuard:
     ) -> None:
         """``refresh_s=None``: no background thread (tests call ``refresh()`` themselves). ``state``: where
         budgets and rate windows live (default: this process's memory)."""
-        self.path = settings.ledger_path
+        self.database = Database.of(settings)
         self.refresh_s = refresh_s
         self._clock = clock
         self._rates = model_rates(settings.models)
@@ -69,11 +69,11 @@ class KeyGuard:
         self.state: KeyState = state if state is not None else MemoryKeyState()
         self._quotas: dict[str, Quota] = {}
         self._stop = threading.Event()
-        KeyStore(self.path).prepare()
+        KeyStore(self.database).prepare()
         self.refresh()
         periods = self._periods.at(now)
         records = {record.key_id: record for record in self._by_hash.values()}
-        for key_id, spent in spend_by_key(self.path, periods).items():
+        for key_id, spent in spend_by_key(self.database, periods).items():
             if key_id in records:
                 self.state.preload(
                     self._quota(records[key_id]),
@@ -93,7 +93,7 @@ class KeyGuard:
 
     def refresh(self) -> None:
         """Re-read the keys table (the background thread does this every ``refresh_s`` seconds)."""
-        with closing(sqlite3.connect(self.path, timeout=5)) as connection:
+        with closing(self.database.connect(readonly=True)) as connection:
             records = read_keys(connection)
         self._by_hash = {record.key_sha256: record for record in records}  # one atomic swap
 
@@ -126,17 +126,20 @@ class KeyGuard:
             )
         return quota
 
-    async def close(self) -> None:
+    def stop_refreshing(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5.0)
+
+    async def close(self) -> None:
+        self.stop_refreshing()
         await self.state.close()
 
     def _refresh_loop(self) -> None:
         while not self._stop.wait(self.refresh_s):
             try:
                 self.refresh()
-            except sqlite3.Error:  # locked or briefly unreadable: keep the keys we have, try again next time
+            except Exception:  # locked, unreachable or briefly unreadable: keep the keys we have, try again
                 continue
 
     # --- for KeyGrant ---

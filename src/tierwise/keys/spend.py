@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tierwise.keys.limits import ZERO, Periods
+from tierwise.ledger.database import Database
 
 
 @dataclass(slots=True)
@@ -21,13 +22,14 @@ class KeySpend:
     this_month: Decimal = ZERO
 
 
-def spend_by_key(path: str | Path, periods: Periods) -> dict[str, KeySpend]:
+def spend_by_key(where: str | Path | Database, periods: Periods) -> dict[str, KeySpend]:
     """Rows from the start of the month of ``periods``; an absent ledger or requests table has none."""
-    if not Path(path).exists():
+    database = where if isinstance(where, Database) else Database.sqlite(where)
+    if not database.exists():
         return {}
     day_start, month_start = periods.starts()
     spend: dict[str, KeySpend] = {}
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as connection:
+    with closing(database.connect(readonly=True)) as connection:
         try:
             rows = connection.execute(
                 "SELECT key_id, started_at, cost_usd FROM requests"

@@ -1,4 +1,5 @@
-"""Gateway keys in the ledger's SQLite file: created, listed and revoked; only a key's SHA-256 is stored.
+"""Gateway keys in the ledger's database (SQLite or PostgreSQL): created, listed and revoked; only a key's
+SHA-256 is stored.
 
 A key reads ``tw-<8 hex>-<43 url-safe chars>``. Its first part (``tw-<8 hex>``) is the key's id: visible,
 stored, written on every ledger row. The whole key, 256 random bits after the id, is shown once at creation.
@@ -17,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tierwise.errors import InvalidRequest, NotFound
-from tierwise.ledger.store import connect
+from tierwise.ledger.database import Connection, Database
 from tierwise.routing.decision import TIERS, Tier
 
 KEY_PREFIX = "tw-"
@@ -92,14 +93,15 @@ def hash_key(key: str) -> str:
 
 
 class KeyStore:
-    """The ``gateway_keys`` table of the ledger file. Opens a connection per call: the CLI's use, not the hot path."""
+    """The ``gateway_keys`` table of the ledger. Opens a connection per call: the CLI's use, not the hot path."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
+    def __init__(self, where: str | Path | Database) -> None:
+        self.database = where if isinstance(where, Database) else Database.sqlite(where)
+        self.path = self.database.where  # for messages (a PostgreSQL URL without its password)
 
     @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        with closing(connect(self.path)) as connection:
+    def _connection(self) -> Iterator[Connection]:
+        with closing(self.database.connect()) as connection:
             prepare_keys_table(connection)
             yield connection
 
@@ -130,14 +132,14 @@ class KeyStore:
                 try:
                     with connection:
                         connection.execute(f"INSERT INTO gateway_keys ({_COLUMNS}) VALUES ({_PLACES})", _row(record))
-                except sqlite3.IntegrityError:
+                except _integrity_errors():
                     continue
                 return NewKey(key=key, record=record)
         raise RuntimeError("could not draw an unused key id")
 
     def list(self) -> list[KeyRecord]:
         """Every key, revoked ones included, oldest first. An absent file holds no keys (and is not created)."""
-        if not Path(self.path).exists():
+        if not self.database.exists():
             return []
         with self._connection() as connection:
             return read_keys(connection)
@@ -156,15 +158,20 @@ class KeyStore:
         return found[0]
 
 
-def has_keys(path: str | Path) -> bool:
+def has_keys(where: str | Path | Database) -> bool:
     """Whether any API key was ever created here. Revoked keys count: revoking the last key must not open the
     gateway. Admin keys do not: they open the console, and creating one must not lock the API."""
-    if not Path(path).exists():
+    database = where if isinstance(where, Database) else Database.sqlite(where)
+    if not database.exists():
         return False
-    with closing(sqlite3.connect(str(path), timeout=30)) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'gateway_keys'"
-        ).fetchone()
+    with closing(database.connect(readonly=database.backend == "sqlite")) as connection:
+        if connection.backend == "sqlite":
+            exists = connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'gateway_keys'"
+            ).fetchone()
+        else:
+            found = connection.execute("SELECT to_regclass('gateway_keys')").fetchone()
+            exists = None if found is None or found[0] is None else found
         if exists is None:
             return False
         if "admin" not in _column_names(connection):
@@ -172,9 +179,16 @@ def has_keys(path: str | Path) -> bool:
         return connection.execute("SELECT 1 FROM gateway_keys WHERE admin = 0 LIMIT 1").fetchone() is not None
 
 
-def prepare_keys_table(connection: sqlite3.Connection) -> None:
-    """Create the keys table if it is missing, and add the columns later versions brought."""
-    connection.executescript(_SCHEMA)
+def prepare_keys_table(connection: Connection) -> None:
+    """Create the keys table if it is missing, and add the columns later versions brought (either backend)."""
+    if connection.backend == "postgres":
+        from tierwise.ledger.postgres import translate
+
+        with connection:
+            connection.execute(translate(_SCHEMA))
+            connection.execute(translate(_ADD_ADMIN))  # ADD COLUMN IF NOT EXISTS
+        return
+    connection.raw.executescript(_SCHEMA)  # type: ignore[attr-defined]
     if "admin" not in _column_names(connection):
         try:
             with connection:
@@ -184,11 +198,22 @@ def prepare_keys_table(connection: sqlite3.Connection) -> None:
                 raise
 
 
-def _column_names(connection: sqlite3.Connection) -> set[str]:
-    return {row[1] for row in connection.execute("PRAGMA table_info(gateway_keys)")}
+def _column_names(connection: Connection) -> set[str]:
+    # A column list from a query that returns no rows: the same SQL on either backend.
+    cursor = connection.execute("SELECT * FROM gateway_keys WHERE 1 = 0")
+    return {d[0] for d in cursor.description}
 
 
-def read_keys(connection: sqlite3.Connection) -> list[KeyRecord]:
+def _integrity_errors() -> tuple[type[Exception], ...]:
+    errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+    try:
+        import psycopg
+    except ImportError:
+        return errors
+    return (*errors, psycopg.errors.UniqueViolation)
+
+
+def read_keys(connection: Connection) -> list[KeyRecord]:
     rows = connection.execute(f"SELECT {_COLUMNS} FROM gateway_keys ORDER BY created_at, key_id").fetchall()
     return [_record(tuple(row)) for row in rows]
 

@@ -1,8 +1,8 @@
-"""The cost ledger: one SQLite row per request, durable as the request is answered.
+"""The cost ledger: one row per request (SQLite, or PostgreSQL), durable as the request is answered.
 
 ``record`` (on the request path) appends the entry to the journal (``journal.py``: one ``write()`` of one JSON
 line, a few microseconds) and to an in-memory queue. A writer thread prices the queued entries and writes them
-to SQLite in batches every 50 ms, then deletes the journal segment they came from. Entries the database
+to the database in batches every 50 ms, then deletes the journal segment they came from. Entries the database
 refuses (locked, disk full) stay queued and journaled and are tried again every round, never dropped; the
 queue holds at most ``MAX_PENDING`` entries, beyond which new ones live in the journal only and are read back
 from it once the database takes rows again. At start-up, journal segments left by a process that died or could
@@ -52,6 +52,67 @@ def connect(path: str | Path, *, timeout: float = 30.0) -> sqlite3.Connection:
     return connection
 
 
+class SqliteRows:
+    """The writer's connection to the SQLite file."""
+
+    errors: tuple[type[Exception], ...] = (sqlite3.Error,)  # the database refused: the batch is kept for later
+    # A fault of one row's values: the batch is written row by row instead.
+    row_errors: tuple[type[Exception], ...] = (
+        sqlite3.IntegrityError,
+        sqlite3.InterfaceError,
+        sqlite3.DataError,
+        sqlite3.ProgrammingError,
+    )
+
+    def __init__(self, path: str, timeout: float) -> None:
+        self.connection = connect(path, timeout=timeout)
+
+    def insert(self, rows: list[dict[str, object]]) -> None:
+        """One transaction; raises one of ``errors`` when the database refuses it."""
+        with self.connection:
+            for sql, values in _insert(rows):
+                self.connection.executemany(sql, values)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class PostgresRows:
+    """The writer's connection to PostgreSQL (the ``postgres`` extra): the same rows, upserted by request id. A
+    lost connection is opened again for the next batch."""
+
+    def __init__(self, url: str, timeout: float, *, lazy: bool = False) -> None:
+        """``lazy``: a server that cannot be reached now is tried again by the first ``insert``."""
+        import psycopg
+
+        from tierwise.ledger import postgres
+
+        self._postgres = postgres
+        self.url = url
+        self.errors: tuple[type[Exception], ...] = (psycopg.Error, OSError)
+        self.row_errors: tuple[type[Exception], ...] = (psycopg.DataError, psycopg.IntegrityError)
+        self._connection: postgres.PostgresConnection | None = None
+        try:
+            self._connection = postgres.connect_postgres(url)
+        except self.errors:
+            if not lazy:
+                raise
+
+    def insert(self, rows: list[dict[str, object]]) -> None:
+        if self._connection is None or self._connection.raw.closed:
+            self._connection = self._postgres.connect_postgres(self.url)
+        with self._connection:
+            for columns, values in _groups(rows):
+                self._connection.executemany(self._postgres.upsert(columns), values)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+
+
+Rows = SqliteRows | PostgresRows
+
+
 class Ledger:
     """Owns the journal and the writer thread. ``models`` prices each row; ``baseline`` is the model every row
     is compared with (the escalation tier's first model: what running everything on the premium tier would
@@ -65,8 +126,11 @@ class Ledger:
         baseline: str | None,
         observers: Sequence[RowObserver] = (),
         max_pending: int = MAX_PENDING,
+        postgres_url: str | None = None,
     ) -> None:
+        """``postgres_url``: rows go to PostgreSQL; ``path`` then only places the journal (beside it)."""
         self.path = str(path)
+        self._postgres_url = postgres_url
         self._observers = tuple(observers)
         self._models = models
         self._baseline = models.get(baseline) if baseline else None
@@ -84,16 +148,38 @@ class Ledger:
         self._writing_since: float | None = None
         self._unwritten = 0  # entries handed over and not yet in the database
         self._spilled: list[str] = []
-        try:  # fail at start-up, not on the first request, if the file is unusable
-            with closing(connect(self.path)) as connection:
+        errors = self._database_errors()
+        try:  # fail at start-up, not on the first request, if the database is unusable
+            with closing(self._open(30.0)) as connection:
                 self.replayed = self._replay(connection)
             self._journal = journal.Journal(journal.journal_dir(self.path))
-        except sqlite3.Error as exc:
-            raise LedgerError(f"cannot open the ledger {Path(self.path).resolve()}: {exc}") from None
+        except errors as exc:
+            raise LedgerError(f"cannot open the ledger {self.where}: {str(exc).strip()}") from None
         except OSError as exc:
             raise LedgerError(f"cannot open the ledger journal beside {Path(self.path).resolve()}: {exc}") from None
         self._thread = threading.Thread(target=self._run, name="tierwise-ledger", daemon=True)
         self._thread.start()
+
+    @property
+    def where(self) -> str:
+        """The database, for messages (a PostgreSQL URL without its password)."""
+        if self._postgres_url is None:
+            return str(Path(self.path).resolve())
+        from tierwise.ledger.postgres import redacted_url
+
+        return redacted_url(self._postgres_url)
+
+    def _open(self, timeout: float, *, lazy: bool = False) -> Rows:
+        if self._postgres_url is not None:
+            return PostgresRows(self._postgres_url, timeout, lazy=lazy)
+        return SqliteRows(self.path, timeout)
+
+    def _database_errors(self) -> tuple[type[Exception], ...]:
+        if self._postgres_url is None:
+            return (sqlite3.Error,)
+        import psycopg
+
+        return (psycopg.Error, OSError)
 
     @property
     def healthy(self) -> bool:
@@ -161,7 +247,7 @@ class Ledger:
         sealed: list[journal.Segment] = []  # segments whose entries are all taken, awaiting their rows
         overflow = 0  # entries of the sealed segments that never entered memory
         deadline: float | None = None
-        with closing(connect(self.path, timeout=_BUSY_TIMEOUT_S)) as connection:
+        with closing(self._open(_BUSY_TIMEOUT_S, lazy=True)) as connection:
             while True:
                 stopping = self._stopping.wait(_FLUSH_INTERVAL_S)
                 if stopping and deadline is None:
@@ -197,7 +283,7 @@ class Ledger:
                 if stopping:
                     time.sleep(0.2)
 
-    def _replay_segments(self, connection: sqlite3.Connection, segments: list[journal.Segment]) -> bool:
+    def _replay_segments(self, connection: Rows, segments: list[journal.Segment]) -> bool:
         """Write every entry of these segments (some never entered memory); whether all were written."""
         for segment in segments:
             batch: list[LedgerEntry] = []
@@ -212,9 +298,9 @@ class Ledger:
                 return False
         return True
 
-    def _replay(self, connection: sqlite3.Connection) -> int:
+    def _replay(self, connection: Rows) -> int:
         """At start-up: the journal segments nobody holds, into the database, then removed. Raises
-        sqlite3.Error when the database refuses them (the gateway then does not start; nothing is lost)."""
+        the database's error when it refuses them (the gateway then does not start; nothing is lost)."""
         replayed = 0
         for segment in journal.orphans(journal.journal_dir(self.path)):
             try:
@@ -236,11 +322,8 @@ class Ledger:
             print(f"tierwise: ledger: {replayed} rows replayed from the journal of an earlier run", file=sys.stderr)
         return replayed
 
-    def _insert_or_raise(self, connection: sqlite3.Connection, batch: list[LedgerEntry]) -> None:
-        rows = [self._safe_row(entry) for entry in batch]
-        with connection:
-            for sql, values in _insert(rows):
-                connection.executemany(sql, values)
+    def _insert_or_raise(self, connection: Rows, batch: list[LedgerEntry]) -> None:
+        connection.insert([self._safe_row(entry) for entry in batch])
 
     def _spill(self, queued: deque[LedgerEntry], sealed: list[journal.Segment], overflow: int) -> None:
         """The database did not take everything before shutdown: leave the journal for the next start, and put
@@ -255,7 +338,7 @@ class Ledger:
         reason = f"the database refused them ({self._failed})" if self._failed else "the writer ran out of time"
         if self._journal_error is None:
             self._spilled.append(
-                f"{count} rows could not be written to {Path(self.path).resolve()} before exit: {reason}. "
+                f"{count} rows could not be written to {self.where} before exit: {reason}. "
                 f"They are kept in {where} and will be written when the gateway next starts with this ledger."
             )
             return
@@ -286,7 +369,7 @@ class Ledger:
         except Exception as exc:  # a bug in pricing or encoding must not cost the request its row
             return _bare_row(entry, f"ledger could not record the details: {type(exc).__name__}")
 
-    def _write(self, connection: sqlite3.Connection, batch: list[LedgerEntry], *, observe: bool = True) -> bool:
+    def _write(self, connection: Rows, batch: list[LedgerEntry], *, observe: bool = True) -> bool:
         """Whether the batch was written; False only when the database itself refused (locked, disk full).
 
         Never raises: the writer thread must outlive any bad row or disk. A row whose details cannot be
@@ -295,12 +378,10 @@ class Ledger:
         rows = [self._safe_row(entry) for entry in batch]
         self._writing_since = time.monotonic()
         try:
-            with connection:
-                for sql, values in _insert(rows):
-                    connection.executemany(sql, values)
-        except (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError, sqlite3.ProgrammingError):
+            connection.insert(rows)
+        except connection.row_errors:
             self._write_one_by_one(connection, batch, rows)  # a row-specific fault: the others still go in
-        except sqlite3.Error as exc:
+        except connection.errors as exc:
             self._failed = exc
             return False
         finally:
@@ -316,17 +397,13 @@ class Ledger:
                     continue
         return True
 
-    def _write_one_by_one(
-        self, connection: sqlite3.Connection, batch: list[LedgerEntry], rows: list[dict[str, object]]
-    ) -> None:
+    def _write_one_by_one(self, connection: Rows, batch: list[LedgerEntry], rows: list[dict[str, object]]) -> None:
         for entry, row in zip(batch, rows, strict=True):
             for attempt in (row, _bare_row(entry, "ledger could not store the details of this row")):
                 try:
-                    with connection:
-                        for sql, values in _insert([attempt]):
-                            connection.executemany(sql, values)
+                    connection.insert([attempt])
                     break
-                except (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError, sqlite3.ProgrammingError):
+                except connection.row_errors:
                     continue
 
     @property
@@ -402,12 +479,17 @@ def _bare_row(e: LedgerEntry, error: str) -> dict[str, object]:
     }  # fmt: skip
 
 
-def _insert(rows: list[dict[str, object]]) -> Iterator[tuple[str, list[tuple[object, ...]]]]:
-    """One INSERT per group of rows with the same columns (full rows, and the rare bare ones)."""
+def _groups(rows: list[dict[str, object]]) -> Iterator[tuple[tuple[str, ...], list[tuple[object, ...]]]]:
+    """Rows by their columns, for one INSERT per group (full rows, and the rare bare ones)."""
     groups: dict[tuple[str, ...], list[tuple[object, ...]]] = {}
     for row in rows:
         groups.setdefault(tuple(row), []).append(tuple(row.values()))
-    for columns, values in groups.items():
+    yield from groups.items()
+
+
+def _insert(rows: list[dict[str, object]]) -> Iterator[tuple[str, list[tuple[object, ...]]]]:
+    """One INSERT per group of rows with the same columns (full rows, and the rare bare ones)."""
+    for columns, values in _groups(rows):
         yield f"INSERT OR REPLACE INTO requests ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", values
 
 

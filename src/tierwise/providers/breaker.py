@@ -4,7 +4,8 @@
     half-open: one probe call is let through; its success closes the circuit, its failure re-opens it.
 
 In memory, per gateway process. Every method is O(1) and does not await, so on the event loop no two
-requests can interleave inside one: no locks are needed.
+requests can interleave inside one: no locks are needed. With shared state, ``on_change`` tells the other
+replicas when a circuit opens or closes, and ``apply_remote`` takes in what they tell.
 """
 
 from __future__ import annotations
@@ -19,7 +20,16 @@ CircuitState = Literal["closed", "open", "half-open"]
 
 
 class Circuit:
-    __slots__ = ("_clock", "_cooldown_s", "_failures_to_open", "_opened_at", "_probe_since", "failures", "state")
+    __slots__ = (
+        "_clock",
+        "_cooldown_s",
+        "_failures_to_open",
+        "_opened_at",
+        "_probe_since",
+        "failures",
+        "on_change",
+        "state",
+    )
 
     def __init__(
         self, *, failures_to_open: float, cooldown_s: float, clock: Callable[[], float] = time.monotonic
@@ -31,6 +41,7 @@ class Circuit:
         self.failures = 0  # retryable failures in a row
         self._opened_at = 0.0
         self._probe_since: float | None = None  # when the half-open probe started, while it runs
+        self.on_change: Callable[[CircuitState], None] | None = None  # told when it opens, or closes again
 
     def allow(self) -> bool:
         """Whether a call may go out now. In half-open, True means "you are the probe": report its outcome."""
@@ -51,7 +62,10 @@ class Circuit:
         """The model answered (a request-caused 4xx counts: the model is up)."""
         if self.state == "open":
             return  # a call that started before the circuit opened proves nothing about now
+        was = self.state
         self.state, self.failures, self._probe_since = "closed", 0, None
+        if was != "closed" and self.on_change is not None:
+            self.on_change("closed")
 
     def failed(self) -> None:
         """A retryable failure: 429, 5xx, 529, timeout, connection failure."""
@@ -72,8 +86,17 @@ class Circuit:
             return 0.0
         return max(0.0, self._cooldown_s - (self._clock() - self._opened_at))
 
+    def apply_remote(self, state: str) -> None:
+        """Another replica's circuit for this model opened (this one opens for a full cooldown) or closed."""
+        if state == "open" and self.state != "open" and self._failures_to_open != float("inf"):
+            self.state, self._opened_at, self._probe_since = "open", self._clock(), None
+        elif state == "closed" and self.state != "closed":
+            self.state, self.failures, self._probe_since = "closed", 0, None
+
     def _open(self) -> None:
         self.state, self._opened_at, self._probe_since = "open", self._clock(), None
+        if self.on_change is not None:
+            self.on_change("open")
 
 
 def circuits_for(

@@ -1,7 +1,7 @@
 """Where the query layer reads the ledger: a small seam over one database connection and its SQL dialect.
 
 Queries are written once in portable SQL with ``?`` placeholders; a source turns them into its driver's style.
-SQLite is here; a PostgreSQL ledger plugs in by implementing ``LedgerSource`` (``execute`` with ``%s``).
+SQLite and PostgreSQL (the ``postgres`` extra, through ``ledger.postgres``'s ``?``-taking connection) are here.
 """
 
 from __future__ import annotations
@@ -66,6 +66,42 @@ class SqliteSource:
         return found
 
 
+class PostgresSource:
+    """A PostgreSQL ledger, one short read-only connection per call."""
+
+    def __init__(self, url: str) -> None:
+        from tierwise.ledger.postgres import redacted_url
+
+        self.url = url
+        self.name = redacted_url(url)
+        self._columns: dict[str, frozenset[str]] = {}
+
+    def fetch(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, Any]]:
+        from tierwise.ledger.postgres import connect_postgres
+
+        with closing(connect_postgres(self.url, migrate=False)) as connection:
+            cursor = connection.execute(sql, params)
+            names = [d[0] for d in cursor.description or ()]
+            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            connection.rollback()
+            return rows
+
+    def columns(self, table: str) -> frozenset[str]:
+        found = self._columns.get(table)
+        if found is None:
+            from tierwise.ledger.postgres import connect_postgres
+
+            with closing(connect_postgres(self.url, migrate=False)) as connection:
+                exists = connection.execute("SELECT to_regclass(?)", (table,)).fetchone()
+                if exists is None or exists[0] is None:
+                    return frozenset()
+                cursor = connection.execute(f"SELECT * FROM {_identifier(table)} WHERE 1 = 0")
+                found = frozenset(d[0] for d in cursor.description or ())
+                connection.rollback()
+            self._columns[table] = found
+        return found
+
+
 def ledger_location(settings: Settings) -> str:
     """Where the configuration's ledger lives: its PostgreSQL URL, or its SQLite file."""
     if settings.ledger.backend == "postgres" and settings.ledger.url:
@@ -74,12 +110,18 @@ def ledger_location(settings: Settings) -> str:
 
 
 def open_source(location: str | Path) -> LedgerSource:
-    """The ledger at ``location``: a SQLite file path (a PostgreSQL URL once that backend is configured)."""
+    """The ledger at ``location``: a SQLite file path, or a PostgreSQL URL."""
     text = str(location)
     if text.startswith(("postgres://", "postgresql://")):
-        from tierwise.errors import ConfigError
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            from tierwise.errors import ConfigError
 
-        raise ConfigError("reading a PostgreSQL ledger needs its backend, which this install lacks")
+            raise ConfigError(
+                "reading a PostgreSQL ledger needs the postgres extra (uv sync --extra postgres)"
+            ) from None
+        return PostgresSource(text)
     return SqliteSource(text)
 
 

@@ -18,6 +18,7 @@ from tierwise.errors import ConfigError, InvalidRequest, NotFound, TierwiseError
 from tierwise.server.chat import GATEWAY, ChatEndpoint
 from tierwise.server.gateway import Gateway, WorkerPlace
 from tierwise.server.messages import MessagesEndpoint, count_tokens
+from tierwise.server.reload import on_sighup
 from tierwise.server.responses import ResponsesEndpoint
 from tierwise.wire.format import wire_for
 
@@ -43,7 +44,7 @@ def build_app(settings: Settings, *, worker: WorkerPlace | None = None) -> web.A
 
     async def start(app: web.Application) -> None:
         app[GATEWAY] = Gateway.start(settings, worker=worker)
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, _on_sighup, app)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_sighup, app)
 
     async def stop(app: web.Application) -> None:
         if not await app[GATEWAY].close():
@@ -145,7 +146,7 @@ def serve(settings: Settings, *, host: str, port: int, worker: WorkerPlace | Non
         uvloop.install()
     except ImportError:  # not on every platform; asyncio's loop works, a little slower
         pass
-    # Until a reload exists (see _on_sighup), a hang-up signal must not kill the gateway, not even during start-up.
+    # A hang-up before the reload handler is in place (start-up) must not kill the gateway.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     prefix = "tierwise: " if worker is None else f"tierwise[{worker.index}]: "
     if worker is None or worker.index == 0:
@@ -178,8 +179,3 @@ def _listen(host: str, port: int, *, reuse_port: bool) -> socket.socket:
         return socket.create_server((host, port), family=family, backlog=1024, reuse_port=reuse_port)
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-
-
-def _on_sighup(app: web.Application) -> None:
-    """SIGHUP is ignored for now. A configuration reload belongs here (swap the Gateway's settings in place)."""
-    print("tierwise: SIGHUP received; reloading is not supported yet, so it is ignored", file=sys.stderr, flush=True)

@@ -12,6 +12,7 @@ import aiohttp
 from tierwise.config.settings import Settings
 from tierwise.errors import ConfigError
 from tierwise.keys import KeyGuard, has_keys
+from tierwise.ledger.database import Database
 from tierwise.ledger.store import Ledger
 from tierwise.providers.cascade import CascadeDispatcher
 from tierwise.providers.dispatch import Dispatcher
@@ -20,11 +21,12 @@ from tierwise.routing.decision import Router
 from tierwise.routing.policies import build_policy, with_sessions
 from tierwise.routing.tuning import Tuning
 from tierwise.server.guard import Guard, OpenGuard
-from tierwise.state import open_key_state
+from tierwise.state import KeyState, open_bus, open_key_state
 from tierwise.telemetry import Telemetry
 
 if TYPE_CHECKING:
     from tierwise.evidence.service import EvidenceService
+    from tierwise.state.bus import RedisBus
 
 
 @dataclass(slots=True)
@@ -40,6 +42,8 @@ class Gateway:
     redactor: Redactor  # the upstream keys, never to be shown: redacted from errors and ledger rows
     telemetry: Telemetry
     evidence: EvidenceService | None = None  # sampled requests, shadow calls, judges (``evidence.enabled``)
+    bus: RedisBus | None = None  # events between replicas (shared state only)
+    tuning: Tuning | None = None  # the learned policy's operating point, when evidence sets it
 
     @classmethod
     def start(cls, settings: Settings, *, worker: WorkerPlace | None = None) -> Gateway:
@@ -54,6 +58,7 @@ class Gateway:
                 models=settings.models,
                 baseline=escalation[0] if escalation else None,
                 observers=telemetry.observers,
+                postgres_url=settings.ledger.url if settings.ledger.backend == "postgres" else None,
             )
         except BaseException:
             telemetry.close()
@@ -88,6 +93,10 @@ class Gateway:
                 primary=place.index == 0,  # one worker recalibrates; the others adopt what it records
             )
             evidence.start()
+        bus = open_bus(settings.state)
+        if bus is not None:
+            _share_circuits(bus, dispatcher, settings)
+            bus.start()
         return cls(
             settings=settings,
             router=with_sessions(policy, settings),
@@ -100,7 +109,39 @@ class Gateway:
             redactor=redactor,
             telemetry=telemetry,
             evidence=evidence,
+            bus=bus,
+            tuning=tuning,
         )
+
+    def reloaded(self, settings: Settings) -> Gateway:
+        """The gateway on new settings (SIGHUP), sharing this one's HTTP client, ledger, telemetry, evidence,
+        bus and key state. Raises (a ConfigError, say) before anything is swapped if the settings do not work."""
+        policy = build_policy(settings, tuning=self.tuning)
+        state = self.guard.state if isinstance(self.guard, KeyGuard) else None
+        guard = _guard(settings, quiet=True, state=state)
+        dispatcher = Dispatcher(settings, self.session)
+        if self.bus is not None:
+            _share_circuits(self.bus, dispatcher, settings)
+        return Gateway(
+            settings=settings,
+            router=with_sessions(policy, settings),
+            policy=policy,
+            dispatcher=dispatcher,
+            cascade=CascadeDispatcher(settings, dispatcher),
+            ledger=self.ledger,
+            guard=guard,
+            session=self.session,
+            redactor=Redactor(p.api_key for p in settings.providers.values()),
+            telemetry=self.telemetry,
+            evidence=self.evidence,
+            bus=self.bus,
+            tuning=self.tuning,
+        )
+
+    async def retire(self) -> None:
+        """After a reload: stop what only this gateway owned (its key refresher), keep what the new one shares."""
+        if isinstance(self.guard, KeyGuard):
+            self.guard.stop_refreshing()
 
     def circuit_states(self) -> dict[str, str]:
         return {alias: self.dispatcher.circuit(alias).state for alias in self.settings.models}
@@ -111,9 +152,26 @@ class Gateway:
             await self.evidence.close()
         await self.session.close()
         await self.guard.close()
+        if self.bus is not None:
+            await self.bus.close()
         written = self.ledger.close()
         self.telemetry.close()
         return written
+
+
+def _share_circuits(bus: RedisBus, dispatcher: Dispatcher, settings: Settings) -> None:
+    """A circuit that opens or closes here opens or closes on every replica."""
+    for alias in settings.models:
+        dispatcher.circuit(alias).on_change = lambda state, alias=alias: bus.publish(
+            "circuit", {"model": alias, "state": state}
+        )
+
+    def apply(data: dict[str, object]) -> None:
+        alias = data.get("model")
+        if isinstance(alias, str) and alias in settings.models:
+            dispatcher.circuit(alias).apply_remote(str(data.get("state")))
+
+    bus.subscribe("circuit", apply)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,13 +183,14 @@ class WorkerPlace:
     metrics_dir: str | None = None  # shared by the workers: each one's metric totals, for whoever is scraped
 
 
-def _guard(settings: Settings, *, quiet: bool = False) -> Guard:
+def _guard(settings: Settings, *, quiet: bool = False, state: KeyState | None = None) -> Guard:
     """Keys are checked once any key was created (revoked ones too: revoking the last must not open the door).
     Says which mode it is on stderr (``quiet``: a worker after the first); with ``server.require_keys``, an
     open gateway refuses to start."""
-    path = Path(settings.ledger_path).resolve()
-    if has_keys(settings.ledger_path):
-        guard = KeyGuard(settings, state=open_key_state(settings.state))
+    database = Database.of(settings)
+    path = Path(settings.ledger_path).resolve() if database.backend == "sqlite" else database.where
+    if has_keys(database):
+        guard = KeyGuard(settings, state=state if state is not None else open_key_state(settings.state))
         if not quiet:
             print(f"tierwise: auth: gateway keys required ({guard.active_keys} active, in {path})", file=sys.stderr)
         return guard

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from tierwise.config.settings import StateSettings
+
+if TYPE_CHECKING:
+    from tierwise.state.bus import RedisBus
 
 LimitName = Literal["daily_budget", "monthly_budget", "requests_per_minute", "tokens_per_minute"]
 
@@ -77,3 +80,13 @@ def open_key_state(settings: StateSettings) -> KeyState:
     from tierwise.state.memory import MemoryKeyState
 
     return MemoryKeyState()
+
+
+def open_bus(settings: StateSettings) -> RedisBus | None:
+    """Events between replicas (circuits, sessions); None with the memory backend (one process, nothing to tell)."""
+    if settings.backend != "redis":
+        return None
+    from tierwise.state.bus import RedisBus
+
+    assert settings.url is not None
+    return RedisBus(settings.url)

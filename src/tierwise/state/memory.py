@@ -67,6 +67,8 @@ class MemoryKeyState:
             account.tokens.take(float(tokens - reservation.tokens))
 
     def preload(self, quota: Quota, *, day: int, month: int, day_spent: Decimal, month_spent: Decimal) -> None:
+        if quota.key_id in self._accounts:  # already counting (a reloaded guard on the same state): no twice
+            return
         account = self._account(quota, day, month, 0.0)
         account.day.roll(day)
         account.month.roll(month)
