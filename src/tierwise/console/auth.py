@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from tierwise.keys.store import KeyStore, hash_key
+from tierwise.ledger.database import Database
 
 COOKIE = "tierwise_console"
 Verdict = Literal["admin", "missing", "unknown", "revoked", "not admin"]
@@ -23,17 +23,16 @@ MESSAGES: dict[Verdict, str] = {
 
 @dataclass(frozen=True, slots=True)
 class AdminKeys:
-    """Checks a presented key against the keys table. Reads SQLite: call it off the event loop."""
+    """Checks a presented key against the ledger's keys table (either backend). Reads the database: call it off
+    the event loop."""
 
-    path: str
+    database: Database
 
     def check(self, key: str | None) -> Verdict:
         if not key:
             return "missing"
-        if not Path(self.path).exists():
-            return "unknown"
         digest = hash_key(key)
-        for record in KeyStore(self.path).list():
+        for record in KeyStore(self.database).list():
             if record.key_sha256 == digest:
                 if record.revoked:
                     return "revoked"

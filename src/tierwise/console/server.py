@@ -19,6 +19,7 @@ from tierwise.console import views
 from tierwise.console.auth import COOKIE, MESSAGES, AdminKeys, presented_key
 from tierwise.console.html import NAV, page
 from tierwise.errors import InvalidRequest
+from tierwise.ledger.database import Database
 from tierwise.query import (
     Period,
     QueryContext,
@@ -58,7 +59,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class Console:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._admins = AdminKeys(settings.ledger_path)
+        self._admins = AdminKeys(Database.of(settings))
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tierwise-console")
         self._context: QueryContext | None = None
 
