@@ -140,6 +140,35 @@ async def reserve_alone(redis_url: str, count: int) -> list[float]:
     return times
 
 
+def observer_costs(count: int = 20000) -> dict[str, float]:
+    """Microseconds per ledger row each telemetry observer costs the ledger's writer thread (never the request)."""
+    from tierwise.ledger.entry import Attempt, LedgerEntry
+    from tierwise.telemetry.access_log import AccessLog
+    from tierwise.telemetry.metrics import Metrics
+    from tierwise.types import Usage
+
+    entry = LedgerEntry(
+        request_id="twr_0", started_at=time.time(), api="anthropic", status=200, policy="rules", tier="default",
+        model="claude-sonnet-4-6", usage=Usage(input_tokens=110, output_tokens=100, cache_read_tokens=20),
+        latency_ms=12.5, ttft_ms=3.2, attempts=[Attempt(model="claude-sonnet-4-6", status=200)],
+    )  # fmt: skip
+    rows = [(entry, Decimal("0.0018"))] * 100
+    costs = {}
+    metrics = Metrics({"claude-sonnet-4-6": "default"})
+    log = AccessLog(os.devnull)
+    for name, observer in (("metrics", metrics), ("access log", log)):
+        started = time.perf_counter()
+        for _ in range(count // 100):
+            observer.observe_batch(rows)
+        costs[name] = (time.perf_counter() - started) / count * 1e6
+    log.close()
+    started = time.perf_counter()
+    for _ in range(100):
+        metrics.render({})
+    costs["render /metrics (one scrape)"] = (time.perf_counter() - started) / 100 * 1e6
+    return costs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=4000)
@@ -172,6 +201,9 @@ def main() -> int:
     for backend, values in keyed.items():
         mean = sum(values) / len(values)
         print(f"| {backend} | {pct(values, 0.5):.2f} ms | {pct(values, 0.99):.2f} ms | {mean:.2f} ms |")
+    print("\ntelemetry on the ledger's writer thread (not the request path), microseconds per row:")
+    for name, micros in observer_costs().items():
+        print(f"  {name}: {micros:.1f} µs")
     if "redis" in keyed:
         print(f"\nRedisKeyState.reserve alone (Lua script, one round trip): p50 {pct(alone, 0.5):.3f} ms, "
               f"p99 {pct(alone, 0.99):.3f} ms")  # fmt: skip
