@@ -252,6 +252,7 @@ def test_custom_tool_calls_in_the_input_become_json_arguments() -> None:
         ({"prompt": {"id": "pmpt_1"}}, "prompt", "prompt"),
         ({"background": True}, "background", "background"),
         ({"top_logprobs": 3}, "top_logprobs", "log probabilities"),
+        ({"include": ["message.output_text.logprobs"]}, "include", "log probabilities"),
         ({"frobnicate": 1}, "frobnicate", "unknown"),
         ({"reasoning": {"effort": "extreme"}}, "reasoning.effort", "one of"),
         ({"text": {"format": {"type": "json_schema", "name": "x"}}}, "text.format.schema", "schema"),

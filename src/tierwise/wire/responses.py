@@ -358,6 +358,11 @@ def parse_request(body: object) -> ChatRequest:
     previous = body.get("previous_response_id")
     if previous is not None and (not isinstance(previous, str) or not previous):
         raise _bad("'previous_response_id' must be a non-empty string", "previous_response_id")
+    include = body.get("include")
+    if include is not None and not (isinstance(include, list) and all(isinstance(i, str) for i in include)):
+        raise _bad("'include' must be an array of strings", "include")
+    if include and "message.output_text.logprobs" in include:
+        raise _bad("log probabilities are not supported by this gateway", "include")
     metadata = body.get("metadata")
     if metadata is not None and not (isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())):
         raise _bad("'metadata' must be an object of string values", "metadata")
