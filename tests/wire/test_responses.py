@@ -317,8 +317,14 @@ def test_chat_fields_without_a_responses_equivalent_are_refused() -> None:
     with pytest.raises(InvalidRequest) as caught:
         rw.build_upstream_request(chat, upstream_model="gpt-5.1")
     assert caught.value.param == "logit_bias"
-    with pytest.raises(InvalidRequest):
-        rw.build_upstream_request(ChatRequest(model="m", messages=(), seed=3), upstream_model="gpt-5.1")
+    for refused in ({"seed": 3}, {"top_k": 5}, {"stop": ("END",)}):
+        with pytest.raises(InvalidRequest) as caught:
+            rw.build_upstream_request(ChatRequest(model="m", messages=(), **refused), upstream_model="gpt-5.1")
+        assert caught.value.param == next(iter(refused))
+    anthropic_only = ChatRequest(model="m", messages=(), extensions={"anthropic": {"mcp_servers": [{"url": "u"}]}})
+    with pytest.raises(InvalidRequest) as caught:
+        rw.build_upstream_request(anthropic_only, upstream_model="gpt-5.1")
+    assert caught.value.param == "mcp_servers"
 
 
 # --- rendering, checked against the SDK's types ---------------------------------------------------------

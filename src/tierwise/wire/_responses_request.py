@@ -169,15 +169,18 @@ def _tool_choice(choice: ToolChoice, table: dict[str, Any] | None) -> str | dict
     return {"type": entry["kind"], "name": entry["name"]}
 
 
-def _from_chat(chat: dict[str, Any], body: dict[str, Any]) -> None:
-    """A Chat Completions client's own fields, renamed where the Responses API has them, else refused."""
+def _from_chat(chat: dict[str, Any], body: dict[str, Any], target_model: str) -> None:
+    """A Chat Completions client's own fields, renamed where the Responses API has them; the rest are ignored
+    when they do not change the answer, else refused (``_foreign``)."""
+    rest: dict[str, Any] = {}
     for key, value in chat.items():
         if key in _CHAT_SAME:
             body[key] = value
-        elif key == "verbosity":
+        elif key == "verbosity" and value is not None:
             body.setdefault("text", {})["verbosity"] = value
-        elif key not in _CHAT_HANDLED and value not in (None, False):
-            raise InvalidRequest(f"'{key}' cannot be honoured by this model (it speaks the Responses API)", param=key)
+        elif key not in _CHAT_HANDLED:
+            rest[key] = value
+    check_foreign(rest, source="openai", target_model=target_model)
 
 
 def build_upstream_request(
@@ -226,12 +229,9 @@ def build_upstream_request(
         text["format"] = _text_format(request.response_format)
     if text:
         body["text"] = text
-    if request.seed is not None:
-        raise InvalidRequest("'seed' cannot be honoured by this model (the Responses API has no seed)", param="seed")
-    if request.thinking is not None and request.thinking.mode != "disabled" and request.reasoning_effort is None:
-        raise InvalidRequest(
-            "'thinking' cannot be honoured by this model; ask for reasoning with an effort instead", param="thinking"
-        )
+    for value, name in ((request.seed, "seed"), (request.top_k, "top_k"), (request.stop or None, "stop")):
+        if value is not None:
+            raise InvalidRequest(f"'{name}' cannot be honoured by this model (the Responses API has none)", param=name)
     if request.user is not None:
         body["user"] = request.user
     for key in _FORWARDED:
@@ -241,12 +241,8 @@ def build_upstream_request(
         body["stream"] = True
         if sent.get("stream_options") is not None:
             body["stream_options"] = sent["stream_options"]
-    _from_chat(request.extensions.get("openai") or {}, body)
+    _from_chat(request.extensions.get("openai") or {}, body, upstream_model)
     # Anthropic fields reach a Responses model by the same rules as a Chat Completions one (docs/TRANSLATION.md).
     check_foreign(request.extensions.get("anthropic") or {}, source="anthropic", target_model=upstream_model)
-    if request.top_k is not None:
-        raise InvalidRequest(
-            f"'top_k' cannot be honoured by {upstream_model} (the Responses API has no top_k); remove it", param="top_k"
-        )
     body["store"] = False  # the gateway keeps what previous_response_id needs; the upstream keeps nothing
     return orjson.dumps(body)
