@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import sqlite3
 import time
 
@@ -117,3 +119,32 @@ def test_ledger_says_the_client_spoke_responses(client: openai.OpenAI, gateway: 
             rows = db.execute("SELECT api, tier FROM requests WHERE request_id = ?", (request_id,)).fetchall()
         time.sleep(0.05)
     assert rows == [("responses", "default")]
+
+
+def test_a_client_that_leaves_after_response_completed_got_its_answer(
+    client: openai.OpenAI, gateway: GatewayProcess
+) -> None:
+    """Codex closes the connection as soon as it reads response.completed: that answer was delivered (200) and
+    is kept for previous_response_id."""
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+    body = json.dumps({"model": "auto", "input": "leave right after", "stream": True})
+    connection.request("POST", "/v1/responses", body=body, headers={"content-type": "application/json"})
+    raw = connection.getresponse()
+    request_id = raw.getheader("x-tierwise-request-id") or ""
+    seen = b""
+    while b"event: response.completed" not in seen:
+        line = raw.fp.readline()
+        assert line, seen[-500:]
+        seen += line
+    connection.sock.close()  # type: ignore[union-attr]
+    rows: list[tuple[int]] = []
+    deadline = time.monotonic() + 10
+    while not rows and time.monotonic() < deadline:
+        with sqlite3.connect(gateway.ledger_path) as db:
+            rows = db.execute("SELECT status FROM requests WHERE request_id = ?", (request_id,)).fetchall()
+        time.sleep(0.05)
+    assert rows == [(200,)]
+    follow_up = client.responses.create(
+        model="auto", previous_response_id="resp_" + request_id.removeprefix("twr_"), input="and then?"
+    )
+    assert follow_up.status == "completed"
