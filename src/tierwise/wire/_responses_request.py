@@ -231,7 +231,10 @@ def build_upstream_request(
         body["text"] = text
     for value, name in ((request.seed, "seed"), (request.top_k, "top_k"), (request.stop or None, "stop")):
         if value is not None:
-            raise InvalidRequest(f"'{name}' cannot be honoured by this model (the Responses API has none)", param=name)
+            raise InvalidRequest(
+                f"'{name}' cannot be honoured by {upstream_model} (the Responses API has no {name}); remove it",
+                param=name,
+            )
     if request.user is not None:
         body["user"] = request.user
     for key in _FORWARDED:
