@@ -136,3 +136,19 @@ def test_a_target_needs_the_learned_policy_and_evidence() -> None:
     assert parse_settings(both, source="t", environ={}).routing.target is not None
     shipped = parse_settings(base, source="t", environ={})
     assert not shipped.evidence.enabled and shipped.routing.target is None  # shipped: off
+
+
+def test_the_evidence_scorer_embeds_once_and_scores_as_the_prior_does() -> None:
+    from tierwise.brain.artifact import load_router
+    from tierwise.evidence.scorer import fit_scorer
+
+    prior = load_router()
+    assert prior.embedder is not None
+    prompts = [f"Compute {i} * {i + 3} and explain the steps" for i in range(30)]
+    for prompt in prompts[:5]:
+        embedding = prior.embedder.encode([prompt]).astype(np.float32)[0]
+        assert prior.score_embedded(prompt, embedding) == pytest.approx(prior.score(prompt))
+    gains = [float(i % 3 == 0) for i in range(30)]
+    scorer, loo = fit_scorer(prior, prompts, [1.0 - g for g in gains], [1.0] * 30)
+    assert len(loo) == 30 and scorer.n == 30 and 0 < scorer.prior_weight < 1
+    assert all(0.0 <= scorer.score(p) <= 1.0 for p in prompts[:5])

@@ -80,15 +80,25 @@ class ScoringRouter:
             bits.append(f"{needed} of {len(neighbours[0])} similar prompts needed strong ({knn[0]:.2f})")
         return f"{self.describe()}: score {self.score(prompt):.2f} = " + ", ".join(bits)
 
+    def score_embedded(self, prompt: str, embedding: npt.NDArray[np.float32]) -> float:
+        """``score`` for a prompt whose embedding (a row of ``embedder.encode``) the caller already has."""
+        linear, knn, _ = self._parts([prompt], embedding.reshape(1, -1))
+        if linear is None:
+            assert knn is not None
+            return float(knn[0])
+        if knn is None:
+            return float(linear[0])
+        return float((1.0 - self.knn_weight) * linear[0] + self.knn_weight * knn[0])
+
     def _parts(
-        self, prompts: Sequence[str]
+        self, prompts: Sequence[str], embedded: npt.NDArray[np.float32] | None = None
     ) -> tuple[npt.NDArray[np.float64] | None, npt.NDArray[np.float64] | None, npt.NDArray[np.intp] | None]:
         if self.tfidf is not None:
             assert self.linear is not None
             linear_scores = np.array([self.linear.predict_sparse(*self.tfidf.sparse(p)) for p in prompts])
             return linear_scores, None, None
         assert self.embedder is not None
-        emb = self.embedder.encode(list(prompts)).astype(np.float32)
+        emb = embedded if embedded is not None else self.embedder.encode(list(prompts)).astype(np.float32)
         linear = knn = neighbours = None
         if self.linear is not None:
             feats = np.hstack([emb, np.stack([surface(p) for p in prompts])])

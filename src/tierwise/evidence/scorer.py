@@ -39,8 +39,8 @@ class EvidenceScorer:
 
     def score(self, prompt: str) -> float:
         assert self.prior.embedder is not None
-        prior = self.prior.score(prompt)
-        emb = self.prior.embedder.encode([prompt]).astype(np.float32)
+        emb = self.prior.embedder.encode([prompt]).astype(np.float32)  # once, for both heads
+        prior = self.prior.score_embedded(prompt, emb[0])
         knn, _ = self.knn.predict(emb)
         percentile = float(np.searchsorted(self.prior_sorted, prior, side="right")) / max(1, len(self.prior_sorted))
         return self.prior_weight * percentile + (1.0 - self.prior_weight) * float(knn[0])
