@@ -17,7 +17,7 @@ from tierwise.evidence.loop import NOTHING_ESCALATED, choose
 from tierwise.evidence.records import Answer, Comparison, Sample
 from tierwise.evidence.shadow import shadow_tier
 from tierwise.evidence.stats import ratio_of_means
-from tierwise.evidence.store import SqliteEvidenceStore
+from tierwise.evidence.store import LedgerEvidenceStore
 
 
 def comparison(i: int, cheap: float, strong: float, *, at: float = 0.0) -> Comparison:
@@ -90,7 +90,7 @@ def test_shadow_tiers_go_up_from_cheap_tiers_and_down_from_the_top() -> None:
 
 
 def test_retention_keeps_the_newest_rows_and_drops_old_ones(tmp_path: Path) -> None:
-    store = SqliteEvidenceStore(tmp_path / "tierwise.db")
+    store = LedgerEvidenceStore(tmp_path / "tierwise.db")
     now = time.time()
     for i in range(10):
         store.add_sample(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tierwise.evidence.records import Answer, Comparison, Sample
-from tierwise.evidence.store import SqliteEvidenceStore
+from tierwise.evidence.store import LedgerEvidenceStore
 
 # (request id, served tier, served model, shadow tier, shadow model, cheap score, strong score, router score)
 Judged = tuple[str, str, str, str, str, float, float, float]
@@ -15,7 +15,7 @@ Judged = tuple[str, str, str, str, str, float, float, float]
 def write_evidence(
     ledger: Path, judged: Sequence[Judged], *, at: float, shadow_tokens: tuple[int, int] = (900, 300)
 ) -> None:
-    store = SqliteEvidenceStore(ledger)
+    store = LedgerEvidenceStore(ledger)
     try:
         for i, (request_id, tier, model, shadow_tier, shadow_model, cheap, strong, score) in enumerate(judged):
             sample_id = f"s-{request_id}"

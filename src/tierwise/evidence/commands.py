@@ -11,6 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tierwise.ledger.database import Database
+
 if TYPE_CHECKING:
     from tierwise.config.settings import Settings
     from tierwise.evidence.store import EvidenceStore
@@ -43,10 +45,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _export(args: argparse.Namespace) -> int:
     from tierwise.config.loader import load_settings
     from tierwise.evidence.export import export_table
-    from tierwise.evidence.store import SqliteEvidenceStore
+    from tierwise.evidence.store import LedgerEvidenceStore
 
     settings = load_settings(args.config)
-    store = SqliteEvidenceStore(args.ledger or settings.ledger_path, read_only=True)
+    store = LedgerEvidenceStore(args.ledger or Database.of(settings), read_only=True)
     try:
         pair = tuple(args.models.split(",", 1)) if args.models else None
         done = export_table(store, settings, args.dir, models=(pair[0], pair[1]) if pair else None)
@@ -65,12 +67,12 @@ def _show(args: argparse.Namespace) -> int:
     from tierwise.config.loader import load_settings
     from tierwise.evidence.query import quality_by_pair, routing_changes
     from tierwise.evidence.shadow import DAY_S
-    from tierwise.evidence.store import SqliteEvidenceStore
+    from tierwise.evidence.store import LedgerEvidenceStore
 
-    ledger = args.ledger or load_settings(args.config).ledger_path
+    ledger = args.ledger or Database.of(load_settings(args.config))
     pairs = quality_by_pair(ledger)
     changes = routing_changes(ledger)
-    store = SqliteEvidenceStore(ledger, read_only=True)
+    store = LedgerEvidenceStore(ledger, read_only=True)
     try:
         samples = len(store.samples())
         spent = store.spend_since("shadow", (time.time() // DAY_S) * DAY_S)
@@ -78,7 +80,7 @@ def _show(args: argparse.Namespace) -> int:
         store.close()
     if args.json:
         payload = {
-            "ledger": str(ledger),
+            "ledger": _where(ledger),
             "samples": samples,
             "shadow_spend_today_usd": format(spent, "f"),
             "pairs": [asdict(p) for p in pairs],
@@ -86,7 +88,7 @@ def _show(args: argparse.Namespace) -> int:
         }
         print(json.dumps(payload, indent=2))
         return 0
-    print(f"ledger {ledger}: {samples} sampled requests; shadow spend today ${spent:.4f}")
+    print(f"ledger {_where(ledger)}: {samples} sampled requests; shadow spend today ${spent:.4f}")
     for p in pairs:
         interval = f" [{p.low:.3f}, {p.high:.3f}]" if p.low is not None and p.high is not None else ""
         ratio = f"{p.ratio:.3f}" if p.ratio is not None else "-"
@@ -102,12 +104,12 @@ def _show(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     from tierwise.config.loader import default_config_text, load_settings
     from tierwise.evidence.replay import format_estimates, replay
-    from tierwise.evidence.store import SqliteEvidenceStore
+    from tierwise.evidence.store import LedgerEvidenceStore
 
     current = load_settings(args.current)
     other = load_settings(args.config)
-    ledger = args.ledger or current.ledger_path
-    store = SqliteEvidenceStore(ledger, read_only=True)
+    ledger = args.ledger or Database.of(current)
+    store = LedgerEvidenceStore(ledger, read_only=True)
     try:
         estimates = [
             replay(store, settings, _router(settings, store), label=label)
@@ -127,10 +129,12 @@ def _replay(args: argparse.Namespace) -> int:
     )
     if args.json:
         print(
-            json.dumps({"ledger": str(ledger), "estimates": [e.as_dict() for e in estimates], "diff": diff}, indent=2)
+            json.dumps(
+                {"ledger": _where(ledger), "estimates": [e.as_dict() for e in estimates], "diff": diff}, indent=2
+            )
         )
     else:
-        print(f"ledger {ledger}: captured requests re-decided (routing only, no upstream calls)\n")
+        print(f"ledger {_where(ledger)}: captured requests re-decided (routing only, no upstream calls)\n")
         print(format_estimates(estimates))
         print("\nconfig diff:\n" + (diff or "(no difference)"))
     return 0
@@ -153,7 +157,7 @@ def calibrate_from_evidence(config: str, *, target_quality: float | None, max_co
     from tierwise.config.loader import load_settings
     from tierwise.config.settings import RoutingTarget
     from tierwise.evidence.loop import Loop
-    from tierwise.evidence.store import SqliteEvidenceStore
+    from tierwise.evidence.store import LedgerEvidenceStore
     from tierwise.routing.tuning import Tuning
 
     settings = load_settings(config)
@@ -164,7 +168,7 @@ def calibrate_from_evidence(config: str, *, target_quality: float | None, max_co
         print("tierwise calibrate: no target: set routing.target in the config, or --target-quality / --max-cost")
         return 2
     settings = replace(settings, routing=replace(settings.routing, target=target))
-    store = SqliteEvidenceStore(settings.ledger_path)
+    store = LedgerEvidenceStore(Database.of(settings))
     try:
         loop = Loop(settings, store, Tuning())
         change = loop.recalibrate()
@@ -188,3 +192,8 @@ def calibrate_from_evidence(config: str, *, target_quality: float | None, max_co
     print(f"routing {change.action}: {change.reason}", file=sys.stdout)
     print("recorded in routing_changes; a running gateway adopts it at its next recalibration")
     return 0
+
+
+def _where(ledger: str | Database) -> str:
+    """For output: the file, or the database URL without its password."""
+    return ledger.where if isinstance(ledger, Database) else str(ledger)

@@ -12,7 +12,10 @@ from pathlib import Path
 
 from tierwise.evidence.records import Comparison, RoutingChange
 from tierwise.evidence.stats import ratio_of_means
-from tierwise.evidence.store import SqliteEvidenceStore
+from tierwise.evidence.store import LedgerEvidenceStore
+from tierwise.ledger.database import Database
+
+Ledger = str | Path | Database  # a SQLite file, or the configured database (``Database.of(settings)``)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,7 +48,7 @@ class ShadowAnswer:
 
 
 def relative_quality(
-    ledger: str | Path,
+    ledger: Ledger,
     *,
     since: float | None = None,
     until: float | None = None,
@@ -60,7 +63,7 @@ def relative_quality(
 
 
 def quality_by_pair(
-    ledger: str | Path, *, since: float | None = None, until: float | None = None, confidence: float = 0.95
+    ledger: Ledger, *, since: float | None = None, until: float | None = None, confidence: float = 0.95
 ) -> list[QualityEstimate]:
     """One estimate per (cheaper tier, stronger tier) pair that has comparisons."""
     groups: dict[tuple[str, str], list[Comparison]] = defaultdict(list)
@@ -70,7 +73,7 @@ def quality_by_pair(
 
 
 def quality_by_period(
-    ledger: str | Path,
+    ledger: Ledger,
     *,
     period_s: float = 86_400.0,
     since: float | None = None,
@@ -89,8 +92,8 @@ def quality_by_period(
     ]
 
 
-def shadow_answers(ledger: str | Path, *, since: float | None = None, until: float | None = None) -> list[ShadowAnswer]:
-    store = SqliteEvidenceStore(ledger, read_only=True)
+def shadow_answers(ledger: Ledger, *, since: float | None = None, until: float | None = None) -> list[ShadowAnswer]:
+    store = LedgerEvidenceStore(ledger, read_only=True)
     try:
         comparisons = store.comparisons(since=since, until=until)
         request_ids = {s.sample_id: s.request_id for s in store.samples(since=None, until=until)}
@@ -141,9 +144,9 @@ def estimate(
 
 
 def _read(
-    ledger: str | Path, since: float | None, until: float | None, cheap_tier: str | None, strong_tier: str | None
+    ledger: Ledger, since: float | None, until: float | None, cheap_tier: str | None, strong_tier: str | None
 ) -> list[Comparison]:
-    store = SqliteEvidenceStore(ledger, read_only=True)
+    store = LedgerEvidenceStore(ledger, read_only=True)
     try:
         return store.comparisons(since=since, until=until, cheap_tier=cheap_tier, strong_tier=strong_tier)
     except sqlite3.OperationalError:  # a ledger from before evidence existed: nothing judged yet
@@ -152,9 +155,9 @@ def _read(
         store.close()
 
 
-def routing_changes(ledger: str | Path) -> list[RoutingChange]:
+def routing_changes(ledger: Ledger) -> list[RoutingChange]:
     """Every operating point the loop applied and every rollback, oldest first."""
-    store = SqliteEvidenceStore(ledger, read_only=True)
+    store = LedgerEvidenceStore(ledger, read_only=True)
     try:
         return store.changes()
     except sqlite3.OperationalError:  # a ledger from before evidence existed

@@ -1,13 +1,13 @@
 """Where evidence lives: an interface of a few methods, and its SQLite implementation in the ledger file.
 
-The SQL is plain (no SQLite-only clauses), so that a Postgres ledger can implement the same interface with the
-same statements. The tables come from the ledger's numbered migrations (``tierwise.ledger.schema``).
+The SQL is plain (no SQLite-only clauses, ``?`` placeholders), run through the ledger's database seam, so the
+same statements serve a SQLite file and a PostgreSQL ledger. The tables come from the ledger's numbered
+migrations (``tierwise.ledger.schema``).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Sequence
 from decimal import Decimal
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tierwise.evidence.records import Answer, Comparison, RoutingChange, Sample
+from tierwise.ledger.database import Connection, Database
 
 
 class EvidenceStore(Protocol):
@@ -55,18 +56,15 @@ def _placeholders(columns: str) -> str:
     return ", ".join("?" for _ in columns.split(","))
 
 
-class SqliteEvidenceStore:
-    """One connection, used under a lock: the gateway writes from one background thread, the CLI reads."""
+class LedgerEvidenceStore:
+    """The evidence tables of the ledger database, SQLite or PostgreSQL (``tierwise.ledger.database``). One
+    connection, used under a lock: the gateway writes from one background thread, the CLI reads."""
 
-    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
-        from tierwise.ledger.store import connect
-
-        if read_only:
-            if not Path(path).exists():
-                raise FileNotFoundError(f"no ledger at {path}")
-            self._connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-        else:
-            self._connection = connect(path)
+    def __init__(self, ledger: str | Path | Database, *, read_only: bool = False) -> None:
+        database = ledger if isinstance(ledger, Database) else Database.sqlite(ledger)
+        # Writable SQLite connections may be used from any thread (the gateway writes from its background
+        # thread); read-only ones stay in the thread that opened them (the commands and queries do).
+        self._connection: Connection = database.connect(readonly=read_only)
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -171,7 +169,9 @@ class SqliteEvidenceStore:
     def prune(self, *, max_rows: int, before: float) -> int:
         """Delete samples older than ``before`` and beyond the newest ``max_rows``, with their comparisons."""
         with self._lock, self._connection:
-            deleted = self._connection.execute("DELETE FROM evidence_samples WHERE created_at < ?", (before,)).rowcount
+            deleted: int = self._connection.execute(
+                "DELETE FROM evidence_samples WHERE created_at < ?", (before,)
+            ).rowcount
             deleted += self._connection.execute(
                 "DELETE FROM evidence_samples WHERE created_at < (SELECT created_at FROM evidence_samples "
                 "ORDER BY created_at DESC LIMIT 1 OFFSET ?)",

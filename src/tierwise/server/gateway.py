@@ -80,11 +80,12 @@ class Gateway:
         evidence = None
         if settings.evidence.enabled:
             from tierwise.evidence.service import EvidenceService
-            from tierwise.evidence.store import SqliteEvidenceStore
+            from tierwise.evidence.store import LedgerEvidenceStore
+            from tierwise.ledger.database import Database
 
             evidence = EvidenceService(
                 settings,
-                store=SqliteEvidenceStore(settings.ledger_path),
+                store=LedgerEvidenceStore(Database.of(settings)),
                 dispatcher=dispatcher,
                 ledger=ledger,
                 session=session,
