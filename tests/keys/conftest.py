@@ -14,6 +14,7 @@ import pytest
 from tierwise.config.loader import load_settings
 from tierwise.config.settings import Settings
 from tierwise.keys import KeyGrant, KeyGuard, KeyLimits, KeyStore, NewKey
+from tierwise.keys.estimate import MESSAGE_TOKEN_BOUND
 from tierwise.ledger.entry import LedgerEntry
 from tierwise.routing.decision import RouteInput, RoutingDecision, Tier
 from tierwise.types import ChatRequest, Message, TextPart, Usage
@@ -55,8 +56,10 @@ def call(
     max_tokens: int | None = 1000,
     fallbacks: tuple[str, ...] = (),
 ) -> Call:
+    # A prompt whose byte bound (what budgets reserve, see keys/estimate.py) is exactly ``tokens``.
+    text = "x" * max(1, tokens - MESSAGE_TOKEN_BOUND)
     request = ChatRequest(
-        model="auto", messages=(Message(role="user", parts=(TextPart(text="hi"),)),), max_tokens=max_tokens
+        model="auto", messages=(Message(role="user", parts=(TextPart(text=text),)),), max_tokens=max_tokens
     )
     return Call(
         request=request,

@@ -138,7 +138,8 @@ def test_monthly_budget_and_the_reservation_covers_fallbacks(settings: Settings,
 def test_max_tokens_defaults_to_the_models_limit(settings: Settings, clock: Clock) -> None:
     guard, new = make(settings, clock, daily_budget=Decimal(100))  # a key with no limits reserves nothing
     grant = admitted(guard, new.key, call(tokens=0, max_tokens=None))
-    assert grant.reserved == 64_000 * Decimal("0.000015")  # sonnet's max_output_tokens at $15/M
+    # sonnet's max_output_tokens at $15/M, and the smallest prompt's byte bound (1 byte + 16 framing) at $3/M
+    assert grant.reserved == 64_000 * Decimal("0.000015") + 17 * Decimal("0.000003")
 
 
 def test_spend_survives_a_restart(settings: Settings, clock: Clock) -> None:

@@ -13,7 +13,7 @@ from typing import Literal
 FaultKind = Literal[
     "status", "timeout", "reset", "mid_stream_drop", "mid_stream_error",
     # hostile upstreams (never drawn at random; injected by the tests that want them)
-    "redirect", "quote_key",
+    "redirect", "quote_key", "no_usage",
 ]  # fmt: skip
 FAULT_KINDS: tuple[FaultKind, ...] = ("status", "timeout", "reset", "mid_stream_drop", "mid_stream_error")
 KeyEcho = Literal["full", "prefix20", "suffix12", "base64", "basic"]
@@ -34,6 +34,7 @@ class Fault:
       records what it receives, say).
     - ``quote_key``: answer ``status`` with an error message quoting the key the caller sent, as ``echo`` says:
       whole, its first 20 or last 12 characters, base64, or ``user:key`` in base64 as in HTTP Basic auth.
+    - ``no_usage``: answer normally but report no usage at all (no ``usage`` object, none in any stream event).
     """
 
     kind: FaultKind = "status"

@@ -51,11 +51,14 @@ class FakeUpstream:
         fault_retry_after: float = 0.05,
         chunk_chars: int = 12,
         stream_delay: float = 0.0,
+        chars_per_input_token: int = 4,
     ) -> None:
         self.api_key = api_key
         self.models = tuple(models) if models is not None else None
         self.chunk_chars = chunk_chars
         self.stream_delay = stream_delay
+        # 1: every prompt character is a token, as real tokenizers count CJK text (the default: four a token)
+        self.chars_per_input_token = chars_per_input_token
         self.requests: list[RecordedRequest] = []
         self.faults = FaultPlan(
             failure_rate=failure_rate,
@@ -150,6 +153,9 @@ class FakeUpstream:
         headers = {key.lower(): value for key, value in request.headers.items()}
         self.requests.append(RecordedRequest(method=request.method, path=request.path, headers=headers, body=body))
 
+    def input_tokens(self, chars: int) -> int:
+        return -(-chars // self.chars_per_input_token)
+
     def cache_hit(self, prefix: bytes) -> bool:
         """Whether this prompt prefix was seen before (and remember it now)."""
         key = hashlib.blake2b(prefix, digest_size=16).digest()
@@ -196,6 +202,8 @@ class FakeUpstream:
     async def send_json(
         self, request: web.Request, payload: Any, headers: dict[str, str], fault: Fault | None
     ) -> web.StreamResponse:
+        if fault is not None and fault.kind == "no_usage" and isinstance(payload, dict):
+            payload = {k: v for k, v in payload.items() if k != "usage"}
         data = orjson.dumps(payload)
         if fault is not None and fault.kind == "mid_stream_drop":
             # Announce the whole body, send half, hang up: the client sees a truncated response.
@@ -222,6 +230,8 @@ class FakeUpstream:
             headers={**headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"},
         )
         await response.prepare(request)
+        if fault is not None and fault.kind == "no_usage":
+            events = [event for event in map(_without_usage, events) if event]
         if fault is not None and fault.kind in ("mid_stream_drop", "mid_stream_error"):
             events = events[: fault.after_events]
             if fault.kind == "mid_stream_error":
@@ -241,6 +251,21 @@ class FakeUpstream:
         await request.read()
         self.record(request, None)
         return self.not_found(request)
+
+
+def _without_usage(event: bytes) -> bytes:
+    """An SSE event with every ``usage`` removed; empty for an event that carried nothing else (OpenAI's last)."""
+    head, _, data = event.rpartition(b"data: ")
+    try:
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError:  # [DONE]
+        return event
+    payload.pop("usage", None)
+    if isinstance(payload.get("message"), dict):
+        payload["message"].pop("usage", None)
+    if payload.get("choices") == []:
+        return b""
+    return head + b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
 def _echo(request: web.Request, how: KeyEcho) -> str:

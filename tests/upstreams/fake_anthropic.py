@@ -185,7 +185,7 @@ class FakeAnthropic(FakeUpstream):
 
     def _usage(self, body: dict[str, Any], blocks: list[dict[str, Any]]) -> dict[str, Any]:
         pieces = _pieces(body)
-        total = count_tokens(sum(len(text) for text, _ in pieces))
+        total = self.input_tokens(sum(len(text) for text, _ in pieces))
         marked = [i for i, (_, cached) in enumerate(pieces) if cached]
         created = read = created_1h = 0
         if marked:

@@ -244,7 +244,7 @@ class FakeOpenAI(FakeUpstream):
         messages = body["messages"]
         tools = orjson.dumps(body.get("tools") or [])
         prompt_chars = sum(len(_text(m.get("content"))) for m in messages) + (len(tools) if body.get("tools") else 0)
-        prompt = count_tokens(prompt_chars)
+        prompt = self.input_tokens(prompt_chars)
         # Automatic prompt caching: a prefix (every message but the last, plus tools) seen before is cached.
         prefix = messages[:-1]
         cached = 0

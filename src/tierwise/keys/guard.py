@@ -18,6 +18,7 @@ from decimal import Decimal
 from tierwise.config.settings import Settings
 from tierwise.errors import AuthenticationFailed, PermissionDenied
 from tierwise.keys.account import refusal_error
+from tierwise.keys.estimate import input_token_bound
 from tierwise.keys.limits import PeriodClock
 from tierwise.keys.prices import ZERO, model_rates, most_of
 from tierwise.keys.spend import spend_by_key
@@ -156,11 +157,14 @@ class KeyGuard:
                     f"gateway key {record.key_id} may not use {where}; it may use: {', '.join(sorted(allowed))}"
                 )
             decision = self._within(decision, allowed)
-        tokens, max_tokens = route.estimated_tokens, request.max_tokens
-        cost = most_of(self._rates, (decision.model, *decision.fallbacks, *decision.escalations), tokens, max_tokens)
+        # The budget reserves the most the call can cost, from a token count no script can exceed (UTF-8 bytes,
+        # see keys/estimate.py), so concurrent requests see each other's worst case; the rate window counts the
+        # usual estimate. Both are trued up by settle.
+        tokens, bound, max_tokens = route.estimated_tokens, input_token_bound(request), request.max_tokens
+        cost = most_of(self._rates, (decision.model, *decision.fallbacks, *decision.escalations), bound, max_tokens)
         if decision.cascade:
             checker, strong = self._cascade_tiers  # a cascade may also pay a checker and the strong tier
-            cost += most_of(self._rates, checker, tokens, max_tokens) + most_of(self._rates, strong, tokens, max_tokens)
+            cost += most_of(self._rates, checker, bound, max_tokens) + most_of(self._rates, strong, bound, max_tokens)
         if not quota.limited:  # nothing to count: no trip to the state
             return None, decision
         now = self._clock()

@@ -14,13 +14,24 @@ from aiohttp import web
 from tierwise.config.settings import ServerSettings
 from tierwise.errors import InvalidRequest, PayloadTooLarge, RateLimited, TierwiseError, UpstreamError
 from tierwise.evidence.records import Finished
+from tierwise.keys.estimate import completed_usage, response_text_bytes
 from tierwise.ledger.entry import LedgerEntry
 from tierwise.redaction import Redactor
 from tierwise.routing.decision import RoutingDecision
 from tierwise.routing.features import route_input
 from tierwise.server.gateway import Gateway
 from tierwise.server.guard import Grant
-from tierwise.types import ApiName, ChatRequest, ChatResponse, StreamEnd, StreamEvent, StreamStart, TextDelta
+from tierwise.types import (
+    ApiName,
+    ChatRequest,
+    ChatResponse,
+    StreamEnd,
+    StreamEvent,
+    StreamStart,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+)
 from tierwise.wire.format import StreamRenderer, WireFormat, wire_for
 
 GATEWAY = web.AppKey("gateway", Gateway)
@@ -47,6 +58,7 @@ class ChatEndpoint:
         streamed: list[str] | None = [] if gateway.evidence is not None else None
         score: float | None = None
         recorded = _Recorded()
+        tally = _Tally()
         try:
             grant = gateway.guard.authenticate(request.headers)
             entry.key_id = grant.key_id
@@ -61,7 +73,7 @@ class ChatEndpoint:
             score = decision.score
             decision = await grant.admit(chat, decision, features)
             if chat.stream:
-                return await self._stream(request, gateway, chat, decision, entry, started, streamed, recorded)
+                return await self._stream(request, gateway, chat, decision, entry, started, streamed, recorded, tally)
             if decision.cascade:
                 response = await gateway.cascade.complete(chat, decision, entry, features)
             else:
@@ -82,6 +94,8 @@ class ChatEndpoint:
             raise
         finally:
             entry.latency_ms = (time.perf_counter() - started) * 1000.0
+            if chat is not None:
+                _complete_usage(entry, chat, response, tally)
             if grant is not None:
                 grant.settle(entry)
             if recorded.status != entry.status:  # a stream records itself before its last bytes (see _stream)
@@ -127,12 +141,14 @@ class ChatEndpoint:
         entry: LedgerEntry,
         started: float,
         recorded: _Recorded,
+        tally: _Tally,
     ) -> None:
         """The stream's answer is complete: make its row durable before the client sees the end, as a
         non-streamed answer's is before it is sent. Should a later write fail, the handler records the entry
         again (499): same request id, one row."""
         entry.status = 200
         self.stream_finished(chat, renderer, entry)
+        _complete_usage(entry, chat, None, tally)
         entry.latency_ms = (time.perf_counter() - started) * 1000.0
         _redact_entry(entry, gateway.redactor)
         gateway.ledger.record(entry)
@@ -148,6 +164,7 @@ class ChatEndpoint:
         started: float,
         streamed: list[str] | None,
         recorded: _Recorded,
+        tally: _Tally,
     ) -> web.StreamResponse:
         opened = await gateway.dispatcher.open_stream(chat, decision, entry)
         renderer = self.stream_renderer(chat, entry)
@@ -164,10 +181,10 @@ class ChatEndpoint:
             entry.ttft_ms = (time.perf_counter() - started) * 1000.0
 
             async def send(batch: list[StreamEvent]) -> None:
-                chunk = _render(renderer, batch, entry, streamed)
-                ends = any(isinstance(e, StreamEnd) for e in batch)
-                if not recorded.status and ends:  # the end, to the client
-                    self._finished(gateway, chat, renderer, entry, started, recorded)
+                chunk = _render(renderer, batch, entry, streamed, tally)
+                ends = tally.ended
+                if ends and not recorded.status:  # this batch ends the answer, for the client
+                    self._finished(gateway, chat, renderer, entry, started, recorded, tally)
                 await response.write(chunk)
                 # Written: the client has the whole answer, so a hang-up from here on loses it nothing (Codex
                 # closes the connection as soon as it reads response.completed).
@@ -177,7 +194,7 @@ class ChatEndpoint:
             async for batch in opened.rest:
                 await send(batch)
             if not recorded.status:
-                self._finished(gateway, chat, renderer, entry, started, recorded)
+                self._finished(gateway, chat, renderer, entry, started, recorded, tally)
             await response.write(renderer.done())
         except TierwiseError as err:  # after the first byte: an error event of the client's API, then the end
             entry.status, entry.error = err.http_status, f"mid-stream: {err.message}"
@@ -210,16 +227,52 @@ class _Recorded:
         self.answered = False
 
 
+class _Tally:
+    """What a stream sent the client: UTF-8 bytes and delta events of its text, tool arguments and thinking,
+    and whether its end came. Billed when the upstream's usage never arrives (see keys/estimate.py)."""
+
+    __slots__ = ("bytes", "ended", "pieces")
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.pieces = 0
+        self.ended = False
+
+
+def _complete_usage(entry: LedgerEntry, chat: ChatRequest, response: ChatResponse | None, tally: _Tally) -> None:
+    """Estimate the usage the upstream did not report (none at all, or cut short by a hang-up); the row says so."""
+    if response is not None:
+        size, pieces = response_text_bytes(response)
+        complete = True
+    else:
+        size, pieces, complete = tally.bytes, tally.pieces, tally.ended and entry.status == 200
+    usage = completed_usage(entry.usage, chat, output_bytes=size, output_pieces=pieces, complete=complete)
+    if usage is not None:
+        entry.usage, entry.usage_estimated = usage, True
+
+
 def _render(
-    renderer: StreamRenderer, events: list[StreamEvent], entry: LedgerEntry, streamed: list[str] | None
+    renderer: StreamRenderer,
+    events: list[StreamEvent],
+    entry: LedgerEntry,
+    streamed: list[str] | None,
+    tally: _Tally,
 ) -> bytes:
     """A batch of events as one piece of the client's stream (one socket write instead of one per event);
     ``streamed`` collects the answer's text when evidence may sample it."""
     for event in events:
-        if isinstance(event, StreamEnd | StreamStart):
+        if isinstance(event, TextDelta | ThinkingDelta):
+            text = event.text
+            tally.pieces += 1
+            tally.bytes += len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
+            if streamed is not None and isinstance(event, TextDelta):
+                streamed.append(text)
+        elif isinstance(event, ToolCallDelta):
+            tally.pieces += 1
+            tally.bytes += len(event.arguments)
+        elif isinstance(event, StreamEnd | StreamStart):
             entry.usage = event.usage
-        elif streamed is not None and isinstance(event, TextDelta):
-            streamed.append(event.text)
+            tally.ended |= isinstance(event, StreamEnd)
     return b"".join([renderer.event(event) for event in events])
 
 
