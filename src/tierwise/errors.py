@@ -9,17 +9,21 @@
     │   ├── PermissionDenied         403
     │   ├── NotFound                 404: unknown route or model
     │   ├── PayloadTooLarge          413
+    │   ├── UnsupportedEncoding      415: a content-encoding this gateway cannot decode
     │   └── RateLimited              429: a gateway key's request or token rate limit
     │       └── BudgetExceeded       429: a gateway key's daily or monthly budget is spent
     ├── StateUnavailable             503: the shared state (Redis) behind key limits cannot be reached
     └── UpstreamError                the provider's failure: 5xx towards the client
-        ├── UpstreamUnavailable      503: no model could be reached (missing key, all fallbacks exhausted)
+        ├── UpstreamUnavailable      503: no model could be reached now (circuits open, all fallbacks failing)
+        ├── GatewayMisconfigured     502, permanent: no model can ever be reached as configured (keys unset)
         ├── UpstreamTimeout          504
         ├── UpstreamConnectionError  502
         └── UpstreamStatusError      the provider answered with an error status: the request's own faults
                                      (400, 413, 422) are relayed as they are, the rest become 502/503/429
 
 Wire formats turn these into the error body of the API the client spoke; nothing else builds error bodies.
+A ``permanent`` error is answered with ``x-should-retry: false``: the official SDKs retry every 5xx otherwise,
+sending the same doomed request three more times.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import ClassVar
 
 class TierwiseError(Exception):
     status: ClassVar[int] = 500
+    permanent: bool = False  # the same request will fail the same way: tell clients not to retry it
     # The neutral error kind; each wire format maps it to its own vocabulary.
     kind: ClassVar[str] = "api_error"
 
@@ -87,6 +92,11 @@ class PayloadTooLarge(ClientError):
     kind = "request_too_large"
 
 
+class UnsupportedEncoding(ClientError):
+    status = 415
+    kind = "invalid_request"
+
+
 class RateLimited(ClientError):
     status = 429
     kind = "rate_limit"
@@ -117,6 +127,13 @@ class UpstreamError(TierwiseError):
 class UpstreamUnavailable(UpstreamError):
     status = 503
     kind = "overloaded"
+
+
+class GatewayMisconfigured(UpstreamError):
+    status = 502
+    kind = "api_error"
+    permanent = True
+    retryable = False
 
 
 class UpstreamTimeout(UpstreamError):
@@ -154,6 +171,8 @@ class UpstreamStatusError(UpstreamError):
         # Only the request's own faults are final; anything else (our upstream key rejected, a model
         # missing upstream, rate limits, outages) may go better on another attempt or another model.
         self.retryable = upstream_status not in REQUEST_FAULTS
+        # Our key refused, the model or route unknown there, or a redirect: not going to change on a retry.
+        self.permanent = upstream_status in (401, 403, 404) or 300 <= upstream_status < 400
 
     @property
     def error_kind(self) -> str:

@@ -101,13 +101,14 @@ def test_missing_key_is_reported_and_answered_clearly(tmp_path: Path, fake_opena
     assert ANTHROPIC_KEY not in log and OPENAI_KEY not in log
 
 
-def test_no_keys_at_all_is_one_clear_503(tmp_path: Path) -> None:
+def test_no_keys_at_all_is_one_clear_permanent_502(tmp_path: Path) -> None:
     gateway = GatewayProcess(tmp_path, env={})
     try:
         oa = openai.OpenAI(base_url=gateway.url + "/v1", api_key="k", max_retries=0)
         with pytest.raises(openai.APIStatusError) as err:
             oa.chat.completions.create(model="auto", messages=[{"role": "user", "content": "Describe the sea"}])
-        assert err.value.status_code == 503
+        assert err.value.status_code == 502  # not 503 "overloaded": no retry will find the keys
+        assert err.value.response.headers["x-should-retry"] == "false"
         assert "no model could be reached: $ANTHROPIC_API_KEY, $OPENAI_API_KEY not set" in err.value.message
         ready = http_get(gateway.url + "/readyz")
         assert ready == (503, {"status": "not ready", "ledger": True, "usable_models": []})

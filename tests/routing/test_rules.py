@@ -6,7 +6,7 @@ import pytest
 
 from tierwise.config.loader import default_config_text, parse_settings
 from tierwise.config.settings import Settings
-from tierwise.errors import InvalidRequest, NotFound, UpstreamUnavailable
+from tierwise.errors import InvalidRequest, NotFound, PayloadTooLarge
 from tierwise.routing.classifier import KeywordTaskClassifier
 from tierwise.routing.decision import RouteInput
 from tierwise.routing.features import route_input
@@ -76,7 +76,8 @@ def test_max_tokens_above_a_models_limit_does_not_unfit_it(router: RulesRouter) 
 
 
 def test_too_long_for_everything_is_a_clear_error(router: RulesRouter) -> None:
-    with pytest.raises(UpstreamUnavailable, match="no configured model can take this request"):
+    # The client's to fix: a 413 naming the largest context window, not a 503 its SDK would retry.
+    with pytest.raises(PayloadTooLarge, match="largest context window"):
         router.decide(ask("huge", estimated_tokens=5_000_000))
 
 

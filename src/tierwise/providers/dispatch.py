@@ -20,7 +20,13 @@ from typing import TypeVar
 import aiohttp
 
 from tierwise.config.settings import ModelSettings, Settings
-from tierwise.errors import UpstreamConnectionError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from tierwise.errors import (
+    GatewayMisconfigured,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from tierwise.ledger.entry import Attempt, LedgerEntry
 from tierwise.providers.adapt import adapt
 from tierwise.providers.breaker import Circuit, circuits_for
@@ -188,7 +194,7 @@ def _exhausted(last_error: UpstreamError | None, missing_keys: dict[str, None], 
     if len(entry.attempts) > 1 and all(attempt.status == 0 for attempt in entry.attempts) and missing_keys:
         # Every candidate was skipped, most for missing credentials: name the variables, not just the last model.
         tried = ", ".join(dict.fromkeys(attempt.model for attempt in entry.attempts))
-        return UpstreamUnavailable(f"no model could be reached: ${', $'.join(missing_keys)} not set (tried {tried})")
+        return GatewayMisconfigured(f"no model could be reached: ${', $'.join(missing_keys)} not set (tried {tried})")
     return last_error
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tierwise.config.settings import ModelSettings, Settings
-from tierwise.errors import UpstreamUnavailable
+from tierwise.errors import InvalidRequest, PayloadTooLarge, TierwiseError, UpstreamUnavailable
 from tierwise.routing.decision import TIERS, RouteInput, RoutingDecision, Tier
 
 # Tiers ordered by strength; a request no model of its tier can take moves up (then down) this ladder.
@@ -79,8 +79,7 @@ def decide_in_tier(
     """Turn a chosen tier into a decision: its first usable model, the rest as fallbacks."""
     found = pick_candidates(settings, tier, route_input)
     if not found.models:
-        detail = "; ".join(found.notes) or f"tier {tier} has no models"
-        raise UpstreamUnavailable(f"no configured model can take this request ({detail})")
+        raise _unfit(settings, tier, found, route_input)
     return RoutingDecision(
         model=found.models[0],
         tier=found.tier,
@@ -90,6 +89,24 @@ def decide_in_tier(
         policy=policy,
         score=score,
     )
+
+
+def _unfit(settings: Settings, tier: Tier, found: Candidates, route_input: RouteInput) -> TierwiseError:
+    """Why no model can take the request: the request's own doing (too large, or needing what no model has) is
+    a 4xx the client can act on, not a 503 its SDK would retry."""
+    detail = "; ".join(found.notes) or f"tier {tier} has no models"
+    models = list(settings.models.values())
+    if not models:
+        return UpstreamUnavailable(f"no configured model can take this request ({detail})")
+    needed = route_input.estimated_tokens + (route_input.max_output_tokens or 0)
+    largest = max(models, key=lambda m: m.context_window)
+    if needed > largest.context_window:
+        return PayloadTooLarge(
+            f"the request needs about {needed:,} tokens (prompt plus max output) but the largest context window "
+            f"of this gateway's models is {largest.context_window:,} ({largest.alias}); shorten the prompt or "
+            "lower max_tokens"
+        )
+    return InvalidRequest(f"no configured model can take this request ({detail})")
 
 
 def escalations_above(

@@ -167,6 +167,9 @@ def serve(settings: Settings, *, host: str, port: int, worker: WorkerPlace | Non
         # keep-alive timeout too.
         keepalive_timeout=settings.server.header_timeout_s,
         max_field_size=64 * 1024,  # aiohttp's 8 KiB would answer a long header in plain text, not an API error
+        # Request bodies are decoded by the chat endpoints (server/chat.py), within the body limit: aiohttp's own
+        # decoding has no size limit and answers encodings it lacks in plain text, before any handler runs.
+        auto_decompress=False,
         print=lambda line: print(f"{prefix}{line.strip()}", file=sys.stderr, flush=True),
     )
     return app[EXIT_CODE][0]

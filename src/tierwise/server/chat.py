@@ -7,12 +7,20 @@ import secrets
 import sys
 import time
 import traceback
+import zlib
 
 import orjson
 from aiohttp import web
 
 from tierwise.config.settings import ServerSettings
-from tierwise.errors import InvalidRequest, PayloadTooLarge, RateLimited, TierwiseError, UpstreamError
+from tierwise.errors import (
+    InvalidRequest,
+    PayloadTooLarge,
+    RateLimited,
+    TierwiseError,
+    UnsupportedEncoding,
+    UpstreamError,
+)
 from tierwise.evidence.records import Finished
 from tierwise.keys.estimate import completed_usage, response_text_bytes
 from tierwise.ledger.entry import LedgerEntry
@@ -86,6 +94,15 @@ class ChatEndpoint:
             )
         except TierwiseError as err:
             return self._error(_redacted(err, gateway.redactor), entry)
+        except (RecursionError, orjson.JSONEncodeError) as exc:
+            if isinstance(exc, orjson.JSONEncodeError) and "ecursion" not in str(exc):
+                traceback.print_exc(file=sys.stderr)
+                return self._error(UpstreamError("internal gateway error"), entry, status=500)
+            too_deep = InvalidRequest(
+                "the request is nested too deeply to be forwarded (a tool schema or value more than about 250 "
+                "levels deep); flatten it"
+            )
+            return self._error(too_deep, entry)
         except Exception:  # a bug of ours: answer in the client's API shape, keep the traceback in stderr only
             traceback.print_exc(file=sys.stderr)
             return self._error(UpstreamError("internal gateway error"), entry, status=500)
@@ -131,6 +148,8 @@ class ChatEndpoint:
             headers["x-tierwise-model"] = entry.model
         if isinstance(err, RateLimited) and err.retry_after_s is not None:
             headers["retry-after"] = str(max(1, math.ceil(err.retry_after_s)))
+        if err.permanent:
+            headers["x-should-retry"] = "false"  # the openai and anthropic SDKs obey it before their 5xx retries
         return web.Response(status=status or code, body=body, content_type="application/json", headers=headers)
 
     def _finished(
@@ -285,12 +304,35 @@ async def _read_json(request: web.Request, max_bytes: int) -> object:
         raise PayloadTooLarge(f"request body exceeds the limit of {max_bytes} bytes") from None
     except web.RequestPayloadError:  # e.g. content-encoding: gzip over a body that is not gzip
         raise InvalidRequest("the request body could not be decoded (check content-encoding)") from None
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        body = _decoded(body, encoding, max_bytes)
     if not body:
         raise InvalidRequest("the request body is empty; expected a JSON object")
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+
+
+def _decoded(body: bytes, encoding: str, max_bytes: int) -> bytes:
+    """A gzip or deflate request body, decoded, and never past ``max_bytes`` (a small bomb stays small). Other
+    encodings (br, zstd: their libraries are not among tierwise's dependencies) are refused with 415."""
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        for wbits in (47, -15) if encoding == "deflate" else (31,):  # zlib or raw deflate; gzip
+            decoder = zlib.decompressobj(wbits)
+            try:
+                decoded = decoder.decompress(body, max_bytes + 1)
+            except zlib.error:
+                continue
+            if len(decoded) > max_bytes or decoder.unconsumed_tail:
+                raise PayloadTooLarge(f"the request body decodes to more than the limit of {max_bytes} bytes")
+            return decoded
+        raise InvalidRequest(f"the request body could not be decoded as content-encoding {encoding}")
+    raise UnsupportedEncoding(
+        f"content-encoding {encoding!r} is not supported by this gateway; send the body uncompressed, or "
+        "with gzip or deflate"
+    )
 
 
 def _redacted(err: TierwiseError, redactor: Redactor) -> TierwiseError:
