@@ -6,6 +6,9 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
+import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,8 +74,6 @@ def ask(hostile: Hostile, text: str, *, model: str = "tier/default", stream: boo
 
 def ledger_rows(hostile: Hostile, session: str) -> list[sqlite3.Row]:
     """The rows of one session, once the ledger writer has flushed them."""
-    import time
-
     deadline = time.monotonic() + 10
     while True:
         with sqlite3.connect(hostile.gateway.ledger_path) as connection:
@@ -140,3 +141,60 @@ def test_a_key_quoted_whole_in_part_or_in_base64_reaches_neither_client_nor_ledg
         for text in texts:
             for piece in (*fragments(key), *(e[i : i + 12] for e in encoded for i in range(0, len(e) - 12, 4))):
                 assert piece not in text, f"{piece!r} of the key leaked: {text[:300]}"
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+class _Pinger(threading.Thread):
+    """Asks /healthz every 20 ms and keeps the slowest answer: how long the gateway's event loop stalled."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.slowest, self._stop_event = url, 0.0, threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            started = time.monotonic()
+            with urllib.request.urlopen(self.url + "/healthz", timeout=30) as response:
+                response.read()
+            self.slowest = max(self.slowest, time.monotonic() - started)
+            time.sleep(0.02)
+
+    def stop(self) -> float:
+        self._stop_event.set()
+        self.join()
+        return self.slowest
+
+
+@pytest.mark.parametrize(
+    ("kind", "size", "stream"),
+    [
+        ("huge_body", 200 * 1024 * 1024, False),  # 200 MB of JSON, chunked: no length announced
+        ("gzip_bomb", 512 * 1024 * 1024, False),  # 512 MiB once inflated, about 2 MB on the wire
+        ("long_sse_line", 30 * 1024 * 1024, True),  # one 30 MB line in an event stream
+    ],
+)
+def test_an_oversized_answer_is_cut_off_and_the_next_model_answers(
+    hostile: Hostile, kind: str, size: int, stream: bool
+) -> None:
+    hostile.anthropic.inject(kind=kind, size=size, times=2)  # type: ignore[arg-type]
+    pinger = _Pinger(hostile.gateway.url)
+    pinger.start()
+    started = time.monotonic()
+    response = ask(hostile, "Describe the weather on Mars", stream=stream, session=f"oversized-{kind}")
+    took = time.monotonic() - started
+    slowest = pinger.stop()
+    assert response.status_code == 200, response.text[:300]  # type: ignore[attr-defined]
+    assert response.headers["x-tierwise-model"] == "gpt-5.1"  # type: ignore[attr-defined]
+    [row] = ledger_rows(hostile, f"oversized-{kind}")
+    attempts = json.loads(row["attempts_detail"])
+    assert "larger than this gateway accepts" in attempts[0]["error"] or "line over" in attempts[0]["error"]
+    peak = _peak_rss_mib(hostile.gateway.process.pid)
+    print(f"{kind}: answered in {took:.2f}s, slowest /healthz {slowest * 1000:.0f} ms, gateway peak RSS {peak:.0f} MiB")
+    assert peak < 300, f"the gateway's memory peaked at {peak:.0f} MiB"
+    assert slowest < 2.0, f"the event loop stalled for {slowest:.2f}s"

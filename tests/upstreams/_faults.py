@@ -13,7 +13,7 @@ from typing import Literal
 FaultKind = Literal[
     "status", "timeout", "reset", "mid_stream_drop", "mid_stream_error",
     # hostile upstreams (never drawn at random; injected by the tests that want them)
-    "redirect", "quote_key", "no_usage",
+    "redirect", "quote_key", "no_usage", "huge_body", "gzip_bomb", "long_sse_line",
 ]  # fmt: skip
 FAULT_KINDS: tuple[FaultKind, ...] = ("status", "timeout", "reset", "mid_stream_drop", "mid_stream_error")
 KeyEcho = Literal["full", "prefix20", "suffix12", "base64", "basic"]
@@ -35,6 +35,9 @@ class Fault:
     - ``quote_key``: answer ``status`` with an error message quoting the key the caller sent, as ``echo`` says:
       whole, its first 20 or last 12 characters, base64, or ``user:key`` in base64 as in HTTP Basic auth.
     - ``no_usage``: answer normally but report no usage at all (no ``usage`` object, none in any stream event).
+    - ``huge_body``: a 200 JSON answer of ``size`` bytes, sent in chunks with no content-length.
+    - ``gzip_bomb``: a 200 JSON answer, ``content-encoding: gzip``, that inflates to ``size`` bytes.
+    - ``long_sse_line``: a 200 event stream whose first line is ``size`` bytes long.
     """
 
     kind: FaultKind = "status"
@@ -44,6 +47,7 @@ class Fault:
     after_events: int = 3
     location: str | None = None
     echo: KeyEcho = "full"
+    size: int = 0
 
 
 # [[fail:429]] [[fail:429:0.5]] [[fail:529@anthropic]] [[slow:2.5]] [[timeout:5]] [[drop]] [[reset]] [[error]]

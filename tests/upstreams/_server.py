@@ -9,6 +9,7 @@ import hashlib
 import socket
 import struct
 import threading
+import zlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -92,6 +93,7 @@ class FakeUpstream:
         times: int = 1,
         location: str | None = None,
         echo: KeyEcho = "full",
+        size: int = 0,
     ) -> None:
         """Make the next ``times`` requests fail this way (after authentication, before validation; a redirect
         comes before authentication)."""
@@ -106,6 +108,7 @@ class FakeUpstream:
             after_events=after_events,
             location=location,
             echo=echo,
+            size=size,
         )
         self.faults.inject(fault, times=times)
 
@@ -178,6 +181,8 @@ class FakeUpstream:
             return self.error(fault.status, f"Incorrect API key provided: {_echo(request, fault.echo)}")
         if (denied := self.authenticate(request)) is not None:
             return denied
+        if fault is not None and fault.kind in ("huge_body", "gzip_bomb", "long_sse_line"):
+            return await oversized(request, fault)
         if fault is None or fault.kind not in ("status", "reset"):
             if not isinstance(body, dict):
                 return self.invalid_json()
@@ -251,6 +256,57 @@ class FakeUpstream:
         await request.read()
         self.record(request, None)
         return self.not_found(request)
+
+
+_MB = 1024 * 1024
+
+
+async def oversized(request: web.Request, fault: Fault) -> web.StreamResponse:
+    """An answer far larger than any real one, produced piece by piece (the fake never holds it whole)."""
+    try:
+        if fault.kind == "long_sse_line":
+            response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+            await response.prepare(request)
+            await response.write(b"data: ")
+            await _write_repeated(response, b"a" * (64 * 1024), fault.size)
+            await response.write(b"\n\n")
+        elif fault.kind == "gzip_bomb":
+            bomb = _gzip_bomb(fault.size)
+            response = web.StreamResponse(headers={"content-type": "application/json", "content-encoding": "gzip"})
+            response.content_length = len(bomb)
+            await response.prepare(request)
+            await response.write(bomb)
+        else:
+            response = web.StreamResponse(headers={"content-type": "application/json"})
+            response.enable_chunked_encoding()
+            await response.prepare(request)
+            await response.write(b'{"id": "huge", "pad": "')
+            await _write_repeated(response, b"a" * _MB, fault.size)
+            await response.write(b'"}')
+        await response.write_eof()
+    except (ConnectionResetError, ConnectionError):
+        raise _Dropped from None  # the gateway gave up on it, as it should
+    return response
+
+
+async def _write_repeated(response: web.StreamResponse, piece: bytes, size: int) -> None:
+    for _ in range(max(1, size // len(piece))):
+        await response.write(piece)
+
+
+_BOMBS: dict[int, bytes] = {}
+
+
+def _gzip_bomb(size: int) -> bytes:
+    """``{"pad": "`` + ``size`` spaces + ``"}``, gzipped (about 4 KB per MB), made once per size."""
+    if size not in _BOMBS:
+        packer = zlib.compressobj(1, zlib.DEFLATED, 31)
+        block = b" " * _MB
+        parts = [packer.compress(b'{"pad": "')]
+        parts += [packer.compress(block) for _ in range(max(1, size // _MB))]
+        parts += [packer.compress(b'"}'), packer.flush()]
+        _BOMBS[size] = b"".join(parts)
+    return _BOMBS[size]
 
 
 def _without_usage(event: bytes) -> bytes:

@@ -30,6 +30,7 @@ from tierwise.config.settings import (
     ProviderSettings,
     ReliabilitySettings,
     ReportSettings,
+    ResponseLimits,
     RoutingSettings,
     RoutingTarget,
     Rule,
@@ -284,6 +285,7 @@ def _resolve_provider(name: str, p: schema.ProviderFile, environ: Mapping[str, s
         api_key_env=p.api_key_env,
         requires_key=p.kind not in _KEYLESS_KINDS and p.api_key_env is not None,
         timeouts=Timeouts(connect_s=p.timeouts.connect, first_token_s=p.timeouts.first_token, total_s=p.timeouts.total),
+        limits=ResponseLimits(max_body_bytes=p.limits.max_body_bytes, max_sse_line_bytes=p.limits.max_sse_line_bytes),
         headers=dict(p.headers),
     )
 

@@ -20,6 +20,11 @@ class TimeoutsFile(_Strict):
     total: float = Field(600.0, gt=0)
 
 
+class ResponseLimitsFile(_Strict):
+    max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)  # an upstream answer, after decompression
+    max_sse_line_bytes: int = Field(4 * 1024 * 1024, gt=0)  # one line (or one event's data) of a stream
+
+
 class ProviderFile(_Strict):
     kind: Literal["anthropic", "openai", "openai-compatible", "openrouter", "ollama", "vllm"]
     # Which OpenAI API an OpenAI-style provider is called with: Chat Completions (default) or Responses.
@@ -29,6 +34,7 @@ class ProviderFile(_Strict):
     api_key_env: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     timeouts: TimeoutsFile = Field(default_factory=lambda: TimeoutsFile())
+    limits: ResponseLimitsFile = Field(default_factory=lambda: ResponseLimitsFile())
 
 
 class PricesFile(_Strict):

@@ -28,6 +28,15 @@ class Timeouts:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ResponseLimits:
+    """How much of an upstream's answer the gateway will hold: past these, the call fails (502, retried on
+    the next model), so a hostile or broken upstream cannot exhaust memory or stall the event loop."""
+
+    max_body_bytes: int = 32 * 1024 * 1024  # a non-streamed answer or error body, counted after decompression
+    max_sse_line_bytes: int = 4 * 1024 * 1024  # one line, or one event's data, of a stream
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ProviderSettings:
     name: str
     kind: ProviderKind
@@ -38,6 +47,7 @@ class ProviderSettings:
     requires_key: bool
     timeouts: Timeouts
     headers: dict[str, str] = field(default_factory=dict)
+    limits: ResponseLimits = field(default_factory=ResponseLimits)
 
     @property
     def missing_key(self) -> bool:

@@ -31,6 +31,8 @@ class UpstreamProvider:
         t = settings.timeouts
         self._timeout = aiohttp.ClientTimeout(total=t.total_s, sock_connect=t.connect_s)
         self._first_token_s = t.first_token_s
+        self._max_body = settings.limits.max_body_bytes
+        self._max_line = settings.limits.max_sse_line_bytes
 
     def _body(self, request: ChatRequest, model: ModelSettings) -> bytes:
         return self.wire.build_upstream_request(
@@ -53,7 +55,7 @@ class UpstreamProvider:
                 self._url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
             ) as response:
                 _refuse_redirect(response, model)
-                payload = await response.read()
+                payload = await _read_capped(response, self._max_body, model)
                 if response.status >= 400:
                     raise self.wire.parse_upstream_error(response.status, payload, response.headers)
         except aiohttp.ConnectionTimeoutError:
@@ -64,6 +66,8 @@ class UpstreamProvider:
             ) from None
         except aiohttp.ClientError as exc:
             raise UpstreamConnectionError(f"{model.alias}: {_describe(exc)}") from None
+        if len(payload) > _PARSE_INLINE_BYTES:  # a large answer is parsed off the event loop
+            return await asyncio.to_thread(self.wire.parse_upstream_response, payload)
         return self.wire.parse_upstream_response(payload)
 
     async def stream(self, request: ChatRequest, model: ModelSettings) -> AsyncGenerator[list[StreamEvent], None]:
@@ -80,9 +84,9 @@ class UpstreamProvider:
             try:
                 _refuse_redirect(response, model)
                 if response.status >= 400:
-                    payload = await response.read()
+                    payload = await _read_capped(response, self._max_body, model)
                     raise self.wire.parse_upstream_error(response.status, payload, response.headers)
-                decoder = SseDecoder()
+                decoder = SseDecoder(max_line=self._max_line)
                 parser = self.wire.UpstreamStreamParser()
                 async for chunk in response.content.iter_any():
                     batch: list[StreamEvent] = []
@@ -115,6 +119,33 @@ class UpstreamProvider:
             ) from None
         except aiohttp.ClientError as exc:
             raise UpstreamConnectionError(f"{model.alias}: {_describe(exc)}") from None
+
+
+_PARSE_INLINE_BYTES = 1024 * 1024
+_READ_CHUNK = 256 * 1024
+
+
+async def _read_capped(response: aiohttp.ClientResponse, limit: int, model: ModelSettings) -> bytes:
+    """The body, decompressed as it arrives (aiohttp inflates in bounded steps), refused as soon as the
+    announced or the decompressed size passes ``limit``: a 200 MB answer or a gzip bomb costs ``limit`` bytes of
+    memory at most, and is an upstream failure like any other."""
+    if response.content_length is not None and response.content_length > limit:
+        raise _too_large(model, f"it announces {response.content_length:,} bytes", limit)
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(_READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(model, f"{size:,} bytes received so far", limit)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _too_large(model: ModelSettings, detail: str, limit: int) -> UpstreamError:
+    return UpstreamError(
+        f"{model.alias}: the upstream answer is larger than this gateway accepts ({detail}; "
+        f"providers.{model.provider.name}.limits.max_body_bytes is {limit:,})"
+    )
 
 
 def _refuse_redirect(response: aiohttp.ClientResponse, model: ModelSettings) -> None:
