@@ -160,6 +160,6 @@ def test_a_request_head_that_trickles_in_is_cut_off_at_the_header_timeout(tmp_pa
                     sock.setblocking(True)
         assert closed_after is not None, "the slow request head was never cut off"
         assert closed_after < 5.0
-        assert status_of(gateway.url) in (200, 503)  # the gateway still serves others (no upstream key: 503)
+        assert status_of(gateway.url) in (200, 502)  # the gateway still serves others (no upstream key: 502)
     finally:
         assert gateway.stop() == 0
