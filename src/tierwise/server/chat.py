@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import secrets
 import sys
@@ -106,8 +107,9 @@ class ChatEndpoint:
         except Exception:  # a bug of ours: answer in the client's API shape, keep the traceback in stderr only
             traceback.print_exc(file=sys.stderr)
             return self._error(UpstreamError("internal gateway error"), entry, status=500)
-        except BaseException:  # cancelled: the client went away before the answer
-            entry.status, entry.error = CLIENT_CLOSED, "client disconnected"
+        except BaseException:  # cancelled: the client went away (before the answer, unless a stream's was sent)
+            if not recorded.answered:
+                entry.status, entry.error = CLIENT_CLOSED, "client disconnected"
             raise
         finally:
             entry.latency_ms = (time.perf_counter() - started) * 1000.0
@@ -204,7 +206,13 @@ class ChatEndpoint:
                 ends = tally.ended
                 if ends and not recorded.status:  # this batch ends the answer, for the client
                     self._finished(gateway, chat, renderer, entry, started, recorded, tally)
-                await response.write(chunk)
+                try:
+                    await response.write(chunk)
+                except asyncio.CancelledError:
+                    # Cancelled while the last bytes drain: they were handed to the socket, and a client that
+                    # hangs up now (Codex, on reading response.completed) had the whole answer.
+                    recorded.answered = recorded.answered or ends
+                    raise
                 # Written: the client has the whole answer, so a hang-up from here on loses it nothing (Codex
                 # closes the connection as soon as it reads response.completed).
                 recorded.answered = recorded.answered or ends
