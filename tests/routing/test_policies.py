@@ -1,4 +1,4 @@
-"""Learned, cascade and sticky policies on top of the rules."""
+"""Learned, cascade and session policies on top of the rules."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tierwise.routing.classifier import KeywordTaskClassifier
 from tierwise.routing.decision import RouteInput
 from tierwise.routing.learned import LearnedRouter
 from tierwise.routing.rules import RulesRouter
-from tierwise.routing.sticky import StickyRouter
+from tierwise.routing.sessions import SessionRouter
 
 
 class LengthScorer:
@@ -57,7 +57,7 @@ def test_cascade_goes_straight_to_strong_when_the_prior_is_confident(settings: S
 
 
 def test_sticky_session_never_drops_silently(settings: Settings) -> None:
-    router = StickyRouter(RulesRouter(settings, KeywordTaskClassifier()), settings)
+    router = SessionRouter(RulesRouter(settings, KeywordTaskClassifier()), settings)
     first = router.decide(ask("Prove that there are infinitely many primes", session="s-1"))
     assert first.tier == "escalation"
     second = router.decide(ask("And what about twin primes then?", session="s-1"))
@@ -68,7 +68,7 @@ def test_sticky_session_never_drops_silently(settings: Settings) -> None:
 
 
 def test_sticky_session_moves_up_visibly_and_explicit_tier_overrides(settings: Settings) -> None:
-    router = StickyRouter(RulesRouter(settings, KeywordTaskClassifier()), settings)
+    router = SessionRouter(RulesRouter(settings, KeywordTaskClassifier()), settings)
     router.decide(ask("Translate 'cat' into French", conversation=42))
     up = router.decide(ask("Now design an algorithm to translate any sentence", conversation=42))
     assert up.tier == "escalation" and "session moved up from speed to escalation" in up.reason
@@ -77,7 +77,7 @@ def test_sticky_session_moves_up_visibly_and_explicit_tier_overrides(settings: S
 
 
 def test_a_conversation_held_on_a_tier_is_not_cascaded_there(settings: Settings) -> None:
-    router = StickyRouter(
+    router = SessionRouter(
         CascadeRouter(settings, RulesRouter(settings, KeywordTaskClassifier()), LengthScorer()), settings
     )
     router.decide(ask("Prove that there are infinitely many primes", session="c-1"))  # a rule: escalation
@@ -94,7 +94,7 @@ def test_cascade_is_not_planned_for_streams_or_tool_calls(settings: Settings) ->
 
 
 def test_sessions_of_different_callers_do_not_share_a_tier(settings: Settings) -> None:
-    router = StickyRouter(RulesRouter(settings, KeywordTaskClassifier()), settings)
+    router = SessionRouter(RulesRouter(settings, KeywordTaskClassifier()), settings)
     router.decide(ask("Prove that there are infinitely many primes", session="shared", caller="key-a"))
     assert router.decide(ask("And what about twin primes then?", session="shared", caller="key-b")).tier == "default"
     assert router.decide(ask("And what about twin primes then?", session="shared", caller="key-a")).tier == "escalation"

@@ -42,6 +42,8 @@ class LedgerEntry:
     # Calls made for this request besides the one that answered (a cascade's checker, say): (alias, usage).
     side_calls: list[tuple[str, Usage]] = field(default_factory=list)
     session: str | None = None
+    session_switch: str | None = None  # what the session changed on this request (tier or effort) and why
+    forfeited_cache_tokens: int = 0  # prompt-cache tokens of the previous turn the switch's new model pays afresh
     key_id: str | None = None
     error_kind: str | None = None  # the error's class name (BudgetExceeded, UpstreamTimeout, ...): metrics only
     traceparent: str | None = None  # the caller's W3C trace context, when it sent one: traces only

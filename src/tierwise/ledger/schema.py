@@ -105,6 +105,13 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 4: the part of cache_write_tokens written with the one-hour lifetime (priced higher than five-minute writes)
     "ALTER TABLE requests ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;",
+    # 5: agent sessions: what the session switched on this request (tier or effort) and why; the previous
+    # turn's prompt-cache tokens the switch's new model reads afresh, and what that costs over a cache read
+    """
+    ALTER TABLE requests ADD COLUMN session_switch TEXT;
+    ALTER TABLE requests ADD COLUMN forfeited_cache_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE requests ADD COLUMN forfeited_cache_usd TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -30,6 +30,8 @@ from tierwise.ledger.entry import LedgerEntry
 from tierwise.ledger.schema import migrate
 from tierwise.pricing import PriceBook
 
+_PER_MTOK = Decimal(1_000_000)
+
 _BATCH = 512
 _FLUSH_INTERVAL_S = 0.05
 MAX_PENDING = 50_000  # entries held in memory while the database refuses them; past it, the journal alone
@@ -458,7 +460,17 @@ class Ledger:
             "key_id": e.key_id,
             "usage_estimated": int(e.usage_estimated),
             "traffic": e.traffic,
+            "session_switch": e.session_switch,
+            "forfeited_cache_tokens": e.forfeited_cache_tokens,
+            "forfeited_cache_usd": _decimal_text(self._forfeited_cost(model, e.forfeited_cache_tokens)),
         }
+
+    def _forfeited_cost(self, model: ModelSettings | None, tokens: int) -> Decimal | None:
+        """What ``tokens`` cost as fresh input on ``model`` beyond what reading them from its cache would."""
+        rates = self._prices.rates(model) if model is not None and tokens else None
+        if rates is None:
+            return None
+        return tokens * (rates.input - rates.cache_read) / _PER_MTOK
 
 
 def _encodable(value: object) -> object:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
+
+from tierwise.routing.signals import Signals
+from tierwise.types import Effort
 
 Tier = Literal["speed", "default", "escalation"]
 TIERS: tuple[Tier, ...] = ("speed", "default", "escalation")
@@ -24,9 +27,11 @@ class RouteInput:
     explicit_tier: Tier | None = None  # from model="tier/..." or the x-tierwise-tier header
     latency: str | None = None  # x-tierwise-latency, e.g. "realtime"
     task: str | None = None  # a task label if the caller gave one (x-tierwise-task)
-    session: str | None = None  # x-tierwise-session, for stickiness
-    conversation: int | None = None  # identifies a multi-turn conversation by its opening, for stickiness
+    session: str | None = None  # the client's session id (x-tierwise-session or the agent's own header)
+    conversation: int | None = None  # identifies a conversation (of one caller) by its opening, from turn one
     caller: str | None = None  # the gateway key's id: sessions of different callers never share a tier
+    effort: Effort | None = None  # the reasoning effort the client asked for
+    signals: Signals = field(default_factory=Signals)  # what the conversation shows about how it is going
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,6 +46,9 @@ class RoutingDecision:
     policy: str = "rules"
     score: float | None = None  # a learned router's score, when one was used
     cascade: bool = False  # answer on the cheap tier, check it, escalate on disagreement (see providers.cascade)
+    effort: Effort | None = None  # a reasoning effort to use instead of the client's (raised by its session)
+    switch: str | None = None  # what the session changed on this turn and why (tier or effort), if anything
+    forfeited_cache_tokens: int = 0  # the previous turn's cached prefix that the switch's new model pays afresh
 
     @property
     def reason(self) -> str:

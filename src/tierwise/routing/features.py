@@ -8,6 +8,7 @@ import orjson
 
 from tierwise.errors import InvalidRequest
 from tierwise.routing.decision import TIERS, RouteInput, Tier
+from tierwise.routing.signals import read_signals
 from tierwise.types import ChatRequest, DocumentPart, ImagePart, TextPart, ToolCallPart, ToolResultPart
 
 # A rough, fast token estimate: about four characters a token for English text and JSON.
@@ -19,6 +20,8 @@ _MESSAGE_OVERHEAD = 4
 _PDF_BASE64_CHARS_PER_TOKEN = 2
 
 TIER_PREFIX = "tier/"
+# Where clients name their session, in order: ours, Claude Code's, Codex's (and the Responses API convention).
+SESSION_HEADERS = ("x-tierwise-session", "x-claude-code-session-id", "session_id", "conversation_id")
 
 
 def estimate_tokens(request: ChatRequest) -> int:
@@ -58,14 +61,22 @@ def last_user_text(request: ChatRequest) -> str:
     return ""
 
 
-def conversation_key(request: ChatRequest) -> int | None:
-    """A multi-turn conversation resends its opening every turn: hash it (in memory only, never stored)."""
-    if len(request.messages) < 2:
-        return None
-    first = request.messages[0]
-    opening = "".join(part.text[:2000] for part in first.parts if isinstance(part, TextPart))
+def conversation_key(request: ChatRequest) -> int:
+    """A conversation resends its opening every turn, the first included: hash it (in memory only, never
+    stored), with the client's own user id so that different users' conversations that open alike differ."""
+    first = request.messages[0] if request.messages else None
+    opening = "".join(part.text[:2000] for part in first.parts if isinstance(part, TextPart)) if first else ""
     system = "".join(part.text[:1000] for part in request.system)
-    return hash((system, opening))
+    return hash((request.user, system, opening))
+
+
+def session_header(headers: Mapping[str, str]) -> str | None:
+    """The first session id among ``SESSION_HEADERS`` (lower-case names)."""
+    for name in SESSION_HEADERS:
+        value = headers.get(name)
+        if value and value.strip():
+            return value.strip()[:200]
+    return None
 
 
 def _needs_vision(request: ChatRequest) -> bool:
@@ -108,7 +119,9 @@ def route_input(request: ChatRequest, headers: Mapping[str, str], *, caller: str
         explicit_tier=explicit,
         latency=latency.strip().lower() if latency else None,
         task=(headers.get("x-tierwise-task") or "").strip().lower() or None,
-        session=headers.get("x-tierwise-session") or None,
+        session=session_header(headers),
         conversation=conversation_key(request),
         caller=caller,
+        effort=request.reasoning_effort,
+        signals=read_signals(request),
     )

@@ -6,7 +6,7 @@ from tierwise.config.settings import Settings
 from tierwise.routing.classifier import KeywordTaskClassifier
 from tierwise.routing.decision import Router
 from tierwise.routing.rules import RulesRouter
-from tierwise.routing.sticky import StickyRouter
+from tierwise.routing.sessions import SessionRouter, SessionStore
 from tierwise.routing.tuning import Tuning
 
 
@@ -16,8 +16,9 @@ def build_router(settings: Settings, *, tuning: Tuning | None = None) -> Router:
     return with_sessions(build_policy(settings, tuning=tuning), settings)
 
 
-def with_sessions(policy: Router, settings: Settings) -> Router:
-    return StickyRouter(policy, settings) if settings.routing.sticky_sessions else policy
+def with_sessions(policy: Router, settings: Settings, *, store: SessionStore | None = None) -> Router:
+    """``store``: the sessions to carry on (a reloaded gateway keeps its predecessor's)."""
+    return SessionRouter(policy, settings, store) if settings.routing.sticky_sessions else policy
 
 
 def build_policy(settings: Settings, *, tuning: Tuning | None = None) -> Router:

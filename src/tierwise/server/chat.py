@@ -9,6 +9,7 @@ import sys
 import time
 import traceback
 import zlib
+from dataclasses import replace
 
 import orjson
 from aiohttp import web
@@ -26,8 +27,8 @@ from tierwise.evidence.records import Finished
 from tierwise.keys.estimate import completed_usage, response_text_bytes
 from tierwise.ledger.entry import LedgerEntry
 from tierwise.redaction import Redactor
-from tierwise.routing.decision import RoutingDecision
-from tierwise.routing.features import route_input
+from tierwise.routing.decision import RouteInput, RoutingDecision
+from tierwise.routing.features import SESSION_HEADERS, route_input
 from tierwise.server.gateway import Gateway
 from tierwise.server.guard import Grant
 from tierwise.types import (
@@ -68,6 +69,7 @@ class ChatEndpoint:
         score: float | None = None
         recorded = _Recorded()
         tally = _Tally()
+        features: RouteInput | None = None
         try:
             grant = gateway.guard.authenticate(request.headers)
             entry.key_id = grant.key_id
@@ -80,6 +82,9 @@ class ChatEndpoint:
             decision = gateway.router.decide(features)
             entry.policy, entry.tier, entry.reasons = decision.policy, decision.tier, decision.reason
             score = decision.score
+            entry.session_switch, entry.forfeited_cache_tokens = decision.switch, decision.forfeited_cache_tokens
+            if decision.effort is not None:  # the session raised the reasoning effort
+                chat = replace(chat, reasoning_effort=decision.effort)
             decision = await grant.admit(chat, decision, features)
             if chat.stream:
                 return await self._stream(request, gateway, chat, decision, entry, started, streamed, recorded, tally)
@@ -117,6 +122,8 @@ class ChatEndpoint:
                 _complete_usage(entry, chat, response, tally)
             if grant is not None:
                 grant.settle(entry)
+            if features is not None and entry.status == 200 and gateway.sessions is not None:
+                gateway.sessions.settle(features, entry.model, entry.usage)
             if recorded.status != entry.status:  # a stream records itself before its last bytes (see _stream)
                 _redact_entry(entry, gateway.redactor)
                 gateway.ledger.record(entry)
@@ -373,7 +380,7 @@ def _tierwise_headers(request: web.Request) -> dict[str, str]:
     return {
         name.lower(): value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         for name, value in request.headers.items()
-        if name.lower().startswith("x-tierwise-")
+        if name.lower().startswith("x-tierwise-") or name.lower() in SESSION_HEADERS
     }
 
 
@@ -389,4 +396,15 @@ def _explain(entry: LedgerEntry) -> dict[str, str]:
         "x-tierwise-tier": entry.tier or "none",
         "x-tierwise-reason": reason if len(reason) <= _REASON_MAX else reason[: _REASON_MAX - 3] + "...",
         "x-tierwise-attempts": str(len(entry.attempts)),
+        **_session_switch(entry),
     }
+
+
+def _session_switch(entry: LedgerEntry) -> dict[str, str]:
+    if entry.session_switch is None:
+        return {}
+    switch = entry.session_switch
+    if entry.forfeited_cache_tokens:
+        switch += f"; forfeits {entry.forfeited_cache_tokens} cached prompt tokens"
+    switch = switch.encode("ascii", "replace").decode("ascii")
+    return {"x-tierwise-session-switch": switch if len(switch) <= _REASON_MAX else switch[: _REASON_MAX - 3] + "..."}

@@ -19,6 +19,7 @@ from tierwise.providers.dispatch import Dispatcher
 from tierwise.redaction import Redactor
 from tierwise.routing.decision import Router
 from tierwise.routing.policies import build_policy, with_sessions
+from tierwise.routing.sessions import SessionRouter
 from tierwise.routing.tuning import Tuning
 from tierwise.server.guard import Guard, OpenGuard
 from tierwise.state import KeyState, open_bus, open_key_state
@@ -34,6 +35,7 @@ class Gateway:
     settings: Settings
     router: Router
     policy: Router  # the router without session state, for questions that must not move a session
+    sessions: SessionRouter | None  # told how each answered turn went (None when sessions are off)
     dispatcher: Dispatcher
     cascade: CascadeDispatcher
     ledger: Ledger
@@ -98,10 +100,12 @@ class Gateway:
         if bus is not None:
             _share_circuits(bus, dispatcher, settings)
             bus.start()
+        router = with_sessions(policy, settings)
         return cls(
             settings=settings,
-            router=with_sessions(policy, settings),
+            router=router,
             policy=policy,
+            sessions=router if isinstance(router, SessionRouter) else None,
             dispatcher=dispatcher,
             cascade=CascadeDispatcher(settings, dispatcher),
             ledger=ledger,
@@ -123,10 +127,13 @@ class Gateway:
         dispatcher = Dispatcher(settings, self.session)
         if self.bus is not None:
             _share_circuits(self.bus, dispatcher, settings)
+        # Sessions outlive a reload: a conversation keeps its tier across a configuration change.
+        router = with_sessions(policy, settings, store=self.sessions.store if self.sessions is not None else None)
         return Gateway(
             settings=settings,
-            router=with_sessions(policy, settings),
+            router=router,
             policy=policy,
+            sessions=router if isinstance(router, SessionRouter) else None,
             dispatcher=dispatcher,
             cascade=CascadeDispatcher(settings, dispatcher),
             ledger=self.ledger,
