@@ -7,8 +7,12 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from tierwise.errors import TierwiseError
+
+if TYPE_CHECKING:
+    from tierwise.query.source import LedgerSource
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,6 +74,8 @@ def _build_parser() -> argparse.ArgumentParser:
     report.add_argument("--baseline", metavar="MODEL", help="count savings against this model alias")
     report.add_argument("--json", action="store_true", help="print JSON")
     report.add_argument("--html", metavar="FILE", help="also write a self-contained page with plots to FILE")
+    report.add_argument("--sessions", action="store_true", help="agent sessions instead: tiers, switches, cost")
+    report.add_argument("--session", help="one session, turn by turn (its id as the ledger shows it)")
     report.set_defaults(handler=_report)
 
     from tierwise.keys.commands import register as register_keys
@@ -155,9 +161,12 @@ def _report(args: argparse.Namespace) -> int:
     from tierwise.query import QueryContext, build_report, format_report, ledger_location, open_source, parse_period
 
     settings = load_settings(args.config)
+    location = args.ledger or ledger_location(settings)
+    if args.sessions or args.session:
+        return _report_sessions(open_source(location), args)
     context = QueryContext.from_settings(settings, baseline=args.baseline)
     period = parse_period(args.period, since=args.since, until=args.until)
-    report = build_report(open_source(args.ledger or ledger_location(settings)), period, context)
+    report = build_report(open_source(location), period, context)
     if args.html:
         from pathlib import Path
 
@@ -166,6 +175,17 @@ def _report(args: argparse.Namespace) -> int:
         Path(args.html).write_text(report_page(report), encoding="utf-8")
         print(f"tierwise: wrote {args.html}", file=sys.stderr)
     print(json.dumps(report.as_dict(), indent=2) if args.json else format_report(report))
+    return 0
+
+
+def _report_sessions(source: LedgerSource, args: argparse.Namespace) -> int:
+    from tierwise.query.agent_sessions import format_sessions, session_summaries
+
+    summaries = session_summaries(source, session=args.session)
+    if args.json:
+        print(json.dumps([s.as_dict() for s in summaries], indent=2))
+    else:
+        print(format_sessions(summaries, detail=args.session is not None))
     return 0
 
 

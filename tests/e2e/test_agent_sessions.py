@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -80,3 +83,34 @@ def test_a_struggling_session_gets_more_effort_then_a_stronger_tier(
     ]
     assert rows[2]["forfeited_cache_tokens"] == forfeited
     assert rows[2]["forfeited_cache_usd"] is not None and float(rows[2]["forfeited_cache_usd"]) > 0
+
+    # What the session looks like in `tierwise report`.
+    report = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tierwise.cli",
+            "report",
+            "--ledger",
+            str(gateway.ledger_path),
+            "--session",
+            "e2e-session-1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "session e2e-session-1: 3 requests for claude-sonnet-4-9; tiers default -> escalation" in report
+    assert "[tier default->escalation: 4 failed tool results in a row]" in report
+    assert f"forfeited {forfeited} cached prompt tokens ($" in report
+    listed = subprocess.run(
+        [sys.executable, "-m", "tierwise.cli", "report", "--ledger", str(gateway.ledger_path), "--sessions", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    mine = next(s for s in json.loads(listed) if s["session"] == "e2e-session-1")
+    assert mine["tiers"] == ["default", "escalation"] and len(mine["switches"]) == 2
+    assert mine["forfeited_cache_tokens"] == forfeited

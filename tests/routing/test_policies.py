@@ -69,10 +69,10 @@ def test_sticky_session_never_drops_silently(settings: Settings) -> None:
 
 def test_sticky_session_moves_up_visibly_and_explicit_tier_overrides(settings: Settings) -> None:
     router = SessionRouter(RulesRouter(settings, KeywordTaskClassifier()), settings)
-    router.decide(ask("Translate 'cat' into French", conversation=42))
-    up = router.decide(ask("Now design an algorithm to translate any sentence", conversation=42))
+    router.decide(ask("Translate 'cat' into French", conversation="42"))
+    up = router.decide(ask("Now design an algorithm to translate any sentence", conversation="42"))
     assert up.tier == "escalation" and "session moved up from speed to escalation" in up.reason
-    asked = router.decide(ask("short follow-up", conversation=42, explicit_tier="speed"))
+    asked = router.decide(ask("short follow-up", conversation="42", explicit_tier="speed"))
     assert asked.tier == "speed"  # the client asked for it: that is visible, not silent
 
 

@@ -113,7 +113,7 @@ def test_the_same_call_repeated_and_a_correcting_user_are_signals(settings: Sett
     assert read_signals(corrected).corrections == 1
     reminder = chat(user("<system-reminder>\nNo tools were used.\n</system-reminder>"))
     assert read_signals(reminder).corrections == 0
-    # A speed model has no reasoning effort to raise here: the tier moves at once.
+    # A model that does not reason has no effort to raise: the tier moves at once.
     no_thinking = replace(
         settings,
         models={

@@ -28,7 +28,7 @@ class RouteInput:
     latency: str | None = None  # x-tierwise-latency, e.g. "realtime"
     task: str | None = None  # a task label if the caller gave one (x-tierwise-task)
     session: str | None = None  # the client's session id (x-tierwise-session or the agent's own header)
-    conversation: int | None = None  # identifies a conversation (of one caller) by its opening, from turn one
+    conversation: str | None = None  # identifies a conversation (of one caller) by its opening, from turn one
     caller: str | None = None  # the gateway key's id: sessions of different callers never share a tier
     effort: Effort | None = None  # the reasoning effort the client asked for
     signals: Signals = field(default_factory=Signals)  # what the conversation shows about how it is going

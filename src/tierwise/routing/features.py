@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 
 import orjson
@@ -61,13 +62,18 @@ def last_user_text(request: ChatRequest) -> str:
     return ""
 
 
-def conversation_key(request: ChatRequest) -> int:
-    """A conversation resends its opening every turn, the first included: hash it (in memory only, never
-    stored), with the client's own user id so that different users' conversations that open alike differ."""
+def conversation_key(request: ChatRequest) -> str:
+    """A conversation resends its opening every turn, the first included: a short digest of it (the text is
+    never kept), with the client's own user id so that different users' conversations that open alike differ.
+    Stable across processes, so every worker names a conversation alike."""
     first = request.messages[0] if request.messages else None
     opening = "".join(part.text[:2000] for part in first.parts if isinstance(part, TextPart)) if first else ""
     system = "".join(part.text[:1000] for part in request.system)
-    return hash((request.user, system, opening))
+    digest = hashlib.blake2b(digest_size=8)
+    for piece in (request.user or "", system, opening):
+        digest.update(piece.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    return digest.hexdigest()
 
 
 def session_header(headers: Mapping[str, str]) -> str | None:

@@ -27,6 +27,7 @@ from tierwise.types import EFFORTS, Effort, Usage
 _RANK = {tier: rank for rank, tier in enumerate(TIERS)}
 _RAISED: dict[Effort | None, Effort] = {None: "high", "none": "low", "minimal": "low", "low": "medium"}
 _RAISED["medium"] = "high"  # no further: "high" is the top every reasoning model accepts
+_REASONS = frozenset({"thinking", "adaptive_thinking", "effort"})  # a model that can be asked to reason harder
 _ACTED_KEPT = 64  # signal levels remembered per session (conversations x signals)
 
 
@@ -177,7 +178,7 @@ class SessionRouter:
         carried = state.effort if state is not None and decision.tier == state.tier else None
         current = _higher(carried, route_input.effort)
         raised = _RAISED.get(current)
-        if "thinking" in model.capabilities and raised is not None:
+        if model.capabilities & _REASONS and raised is not None:
             shown = current or "default"
             return (
                 replace(decision, effort=raised, reasons=(*decision.reasons, f"{signal}: effort {shown}->{raised}")),
