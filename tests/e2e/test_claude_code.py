@@ -23,9 +23,7 @@ pytestmark = pytest.mark.skipif(not CLAUDE.exists(), reason="run `npm ci --prefi
 CLAUDE_DEFAULT_MODEL = "claude-opus-5-5"  # what Claude Code 2.1.332 asks for when no model is configured
 
 
-def run_claude(
-    gateway: GatewayProcess, tmp_path: Path, prompt: str, *args: str, path: str = ""
-) -> subprocess.CompletedProcess[str]:
+def run_claude(gateway: GatewayProcess, tmp_path: Path, prompt: str, *args: str) -> subprocess.CompletedProcess[str]:
     home, work, tmp = tmp_path / "home", tmp_path / "work", tmp_path / "tmp"
     for directory in (home, work, tmp):
         directory.mkdir(exist_ok=True)
@@ -33,7 +31,6 @@ def run_claude(
     env.update(
         HOME=str(home),
         TMPDIR=str(tmp),
-        PATH=f"{path}:{env.get('PATH', '')}" if path else env.get("PATH", ""),
         ANTHROPIC_BASE_URL=gateway.url,
         ANTHROPIC_API_KEY="dummy",
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
@@ -93,26 +90,22 @@ def test_claude_answers_a_plain_prompt_on_its_default_model_routed(
 def test_claude_runs_a_tool_the_model_asked_for(
     gateway: GatewayProcess, fake_anthropic: FakeAnthropic, tmp_path: Path
 ) -> None:
-    # The fake model calls Bash with its schema's example arguments: the command "x". Make "x" a real command.
-    tools = tmp_path / "bin"
-    tools.mkdir()
-    marker = tmp_path / "marker.txt"
-    (tools / "x").write_text(f"#!/bin/sh\necho 'run by claude code' > {marker}\n")
-    (tools / "x").chmod(0o755)
+    # The fake model calls Write with its schema's example arguments (file_path "x", content "x"); Claude Code
+    # writes the file in its working directory and sends the result back, which the fake model then quotes.
     since = time.time()
-    done = run_claude(gateway, tmp_path, "please call Bash", "--allowedTools", "Bash", path=str(tools))
+    done = run_claude(gateway, tmp_path, "please call Write", "--allowedTools", "Write")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert marker.read_text() == "run by claude code\n"
-    assert "[claude-opus-4-7] tool result:" in done.stdout
-    calls = [
-        block
-        for request in fake_anthropic.requests
-        for message in request.body["messages"]
-        if message["role"] == "assistant"
-        for block in message["content"]
-        if block["type"] == "tool_use"
-    ]
-    assert calls and calls[0]["name"] == "Bash" and calls[0]["input"]["command"] == "x"
+    assert (tmp_path / "work" / "x").read_text() == "x"
+    assert "[claude-opus-4-7] tool result: File created successfully" in done.stdout
+    last = next(
+        r.body["messages"]
+        for r in reversed(fake_anthropic.requests)
+        if r.path == "/v1/messages" and any(b["type"] == "tool_result" for b in r.body["messages"][-1]["content"])
+    )
+    calls = [block for block in last[-2]["content"] if block["type"] == "tool_use"]
+    assert [(c["name"], c["input"]) for c in calls] == [("Write", {"file_path": "x", "content": "x"})]
+    results = [block for block in last[-1]["content"] if block["type"] == "tool_result"]
+    assert [r["tool_use_id"] for r in results] == [calls[0]["id"]] and not results[0].get("is_error")
     rows = ledger_rows(gateway, since, CLAUDE_DEFAULT_MODEL, 2)
     assert len(rows) >= 2 and {(r["tier"], r["status"]) for r in rows} == {("escalation", 200)}
     assert len({r["session"] for r in rows}) == 1  # one Claude Code session, one gateway session
