@@ -56,7 +56,8 @@ def test_sighup_reloads_without_dropping_a_request_and_refuses_a_broken_file(
         gateway.process.send_signal(signal.SIGHUP)
         wait_for_log(gateway, "configuration reloaded")
         assert "(ledger_path changed: restart to apply)" in gateway.log()
-        assert ask(gateway.url, "how are plants grown") == (200, "speed")  # the new default tier
+        assert ask(gateway.url, "how are tomatoes grown") == (200, "speed")  # the new default tier
+        assert ask(gateway.url, "how are plants grown") == (200, "default")  # a session keeps its tier
         in_flight.join(30)
         assert slow == [(200, "default")]  # finished, on the configuration it started with
 
@@ -64,7 +65,7 @@ def test_sighup_reloads_without_dropping_a_request_and_refuses_a_broken_file(
         gateway.process.send_signal(signal.SIGHUP)
         wait_for_log(gateway, "reload refused")
         assert "policy" in gateway.log().split("reload refused")[1].splitlines()[0]  # one line says why
-        assert ask(gateway.url, "how are plants grown") == (200, "speed")  # the last good configuration stays
+        assert ask(gateway.url, "how are beans grown") == (200, "speed")  # the last good configuration stays
         assert gateway.process.poll() is None
     finally:
         assert gateway.stop() == 0
