@@ -116,3 +116,5 @@ def test_codex_exec_runs_a_tool_the_model_asked_for(
     assert first["tools"] == second["tools"]
     rows = ledger_rows(gateway, since, 2)
     assert [(r["tier"], r["status"]) for r in rows] == [("default", 200), ("default", 200)], [dict(r) for r in rows]
+    # Both turns are one session, named by Codex's own session-id header.
+    assert rows[0]["session"] and len({r["session"] for r in rows}) == 1

@@ -70,7 +70,7 @@ def test_the_clients_session_header_names_the_session_and_each_model_is_its_own_
     background = router.decide(route_input(chat(user("a title for this chat"), model="claude-haiku-4-5-x"), headers))
     assert background.tier == "speed"
     # Codex's header works the same way.
-    codex = router.decide(route_input(chat(user("list the files")), {"session_id": "c8764450"}))
+    codex = router.decide(route_input(chat(user("list the files")), {"session-id": "c8764450"}))
     assert codex.tier == "escalation"  # the same name through Codex's header: the same session
 
 

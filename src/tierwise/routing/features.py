@@ -21,8 +21,9 @@ _MESSAGE_OVERHEAD = 4
 _PDF_BASE64_CHARS_PER_TOKEN = 2
 
 TIER_PREFIX = "tier/"
-# Where clients name their session, in order: ours, Claude Code's, Codex's (and the Responses API convention).
-SESSION_HEADERS = ("x-tierwise-session", "x-claude-code-session-id", "session_id", "conversation_id")
+# Where clients name their session, in order: ours, Claude Code's, Codex's (session-id in 0.169, session_id in
+# older releases), and a conversation id some Responses clients send.
+SESSION_HEADERS = ("x-tierwise-session", "x-claude-code-session-id", "session-id", "session_id", "conversation_id")
 
 
 def estimate_tokens(request: ChatRequest) -> int:
