@@ -71,6 +71,19 @@ def test_a_tool_schema_nested_too_deep_is_a_400(gateway: GatewayProcess, api: Ap
     assert row_status(gateway, response.headers["x-tierwise-request-id"]) == 400
 
 
+@pytest.mark.parametrize("levels", [252, 900])
+def test_counting_tokens_of_a_tool_schema_nested_too_deep_is_a_400(gateway: GatewayProcess, levels: int) -> None:
+    http = Http(gateway.url)
+    try:
+        payload = with_tool("anthropic", "deep", deep_schema(levels), f"deep-count-{levels}")
+        response = http.post("/v1/messages/count_tokens", payload, HEADERS["anthropic"])
+    finally:
+        http.close()
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == "error"
+    assert "nested too deeply" in response.text or "depth limit exceeded" in response.text
+
+
 @pytest.mark.parametrize("api", ["openai", "anthropic"])
 def test_a_prompt_too_large_for_every_model_is_a_413_saying_why(gateway: GatewayProcess, api: Api) -> None:
     session = f"huge-{api}"

@@ -101,13 +101,10 @@ class ChatEndpoint:
         except TierwiseError as err:
             return self._error(_redacted(err, gateway.redactor), entry)
         except (RecursionError, orjson.JSONEncodeError) as exc:
-            if isinstance(exc, orjson.JSONEncodeError) and "ecursion" not in str(exc):
+            too_deep = nested_too_deeply(exc)
+            if too_deep is None:
                 traceback.print_exc(file=sys.stderr)
                 return self._error(UpstreamError("internal gateway error"), entry, status=500)
-            too_deep = InvalidRequest(
-                "the request is nested too deeply to be forwarded (a tool schema or value more than about 250 "
-                "levels deep); flatten it"
-            )
             return self._error(too_deep, entry)
         except Exception:  # a bug of ours: answer in the client's API shape, keep the traceback in stderr only
             traceback.print_exc(file=sys.stderr)
@@ -248,6 +245,17 @@ class ChatEndpoint:
                 if not recorded.answered:
                     entry.status, entry.error = CLIENT_CLOSED, "client disconnected at the end of the stream"
         return response
+
+
+def nested_too_deeply(exc: RecursionError | orjson.JSONEncodeError) -> InvalidRequest | None:
+    """The client's error when encoding its request overflowed (a tool schema hundreds of levels deep parses,
+    but no encoder can write it again); None for an encoding failure of another kind, which is ours."""
+    if isinstance(exc, orjson.JSONEncodeError) and "ecursion" not in str(exc):
+        return None
+    return InvalidRequest(
+        "the request is nested too deeply to be forwarded (a tool schema or value more than about 250 "
+        "levels deep); flatten it"
+    )
 
 
 class _Recorded:

@@ -17,7 +17,7 @@ from aiohttp import web
 from tierwise.errors import TierwiseError, UpstreamError
 from tierwise.providers.counting import count_upstream
 from tierwise.routing.features import route_input
-from tierwise.server.chat import GATEWAY, ChatEndpoint, _read_json, _redacted, _tierwise_headers
+from tierwise.server.chat import GATEWAY, ChatEndpoint, _read_json, _redacted, _tierwise_headers, nested_too_deeply
 from tierwise.tokens import ENCODING, count_input_tokens
 from tierwise.types import ChatRequest
 from tierwise.wire import anthropic_messages
@@ -67,6 +67,11 @@ async def count_tokens(request: web.Request) -> web.Response:
         return web.Response(
             body=orjson.dumps({"input_tokens": counted}), content_type="application/json", headers=headers
         )
+    except (RecursionError, orjson.JSONEncodeError) as exc:
+        too_deep = nested_too_deeply(exc)
+        if too_deep is None:
+            raise
+        status, payload = anthropic_messages.render_error(too_deep)
     except TierwiseError as err:
         status, payload = anthropic_messages.render_error(_redacted(err, gateway.redactor))
-        return web.Response(status=status, body=payload, content_type="application/json")
+    return web.Response(status=status, body=payload, content_type="application/json")
