@@ -67,11 +67,14 @@ class ToolResultPart:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ThinkingPart:
-    """Anthropic extended thinking (``redacted`` holds the opaque data of a redacted block)."""
+    """Reasoning: Anthropic extended thinking (``redacted`` holds the opaque data of a redacted block), or an
+    OpenAI Responses reasoning item (``encrypted``: its id and encrypted_content, which only OpenAI can read and
+    which goes back only to a Responses upstream; ``text`` is its summary)."""
 
     text: str = ""
     signature: str | None = None
     redacted: str | None = None
+    encrypted: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -240,6 +243,7 @@ class ThinkingDelta:
     index: int
     text: str = ""
     signature: str | None = None
+    encrypted: str | None = None  # see ThinkingPart
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

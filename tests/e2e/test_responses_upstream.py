@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 
@@ -57,12 +58,14 @@ def test_responses_client_is_forwarded_faithfully(gateway: GatewayProcess, fake_
     assert sent.body["reasoning"] == {"effort": "low", "summary": "auto"} and sent.body["store"] is False
     call = next(item for item in response.output if item.type == "custom_tool_call")
     assert (call.namespace, call.name, call.input) == ("functions", "exec", "x")
-    assert next(item.type for item in response.output) == "reasoning"  # the summary is shown, not replayed
-    # The next turn: the custom call and its output go back upstream as the same kinds of items.
+    reasoning = response.output[0]  # OpenAI's reasoning, its id and ciphertext wrapped, so that it can go back
+    assert reasoning.type == "reasoning" and (reasoning.encrypted_content or "").startswith("tierwise.openai.")
+    # The next turn: the reasoning, the custom call and its output go back upstream as the same kinds of items.
     client.responses.create(
         model="gpt-5.1",
         input=[
             {"role": "user", "content": "call functions.exec please"},
+            reasoning.model_dump(exclude_none=True),  # type: ignore[misc]
             {
                 "type": "custom_tool_call",
                 "call_id": call.call_id,
@@ -75,8 +78,12 @@ def test_responses_client_is_forwarded_faithfully(gateway: GatewayProcess, fake_
         tools=[NAMESPACED],  # type: ignore[list-item]
     )
     items = fake_openai.requests[-1].body["input"]
-    assert [item["type"] for item in items] == ["message", "custom_tool_call", "custom_tool_call_output"]
-    assert items[1]["namespace"] == "functions" and items[1]["name"] == "exec"
+    assert [item["type"] for item in items] == ["message", "reasoning", "custom_tool_call", "custom_tool_call_output"]
+    token = (reasoning.encrypted_content or "").removeprefix("tierwise.openai.")
+    upstream_id, _, ciphertext = base64.urlsafe_b64decode(token).decode().partition(":")
+    assert upstream_id.startswith("rs_") and ciphertext.startswith("gAAAAB")  # the fake OpenAI's own
+    assert (items[1]["id"], items[1]["encrypted_content"]) == (upstream_id, ciphertext)
+    assert items[2]["namespace"] == "functions" and items[2]["name"] == "exec"
 
 
 def test_responses_client_streams_from_a_responses_upstream(gateway: GatewayProcess) -> None:
@@ -85,6 +92,16 @@ def test_responses_client_streams_from_a_responses_upstream(gateway: GatewayProc
         kinds = [event.type for event in stream]
         final = stream.get_final_response()
     assert kinds[-1] == "response.completed" and final.output_text == "[gpt-5.1] echo: stream from OpenAI"
+    with client.responses.stream(
+        model="gpt-5.1",
+        input="think, then stream",
+        reasoning={"effort": "low", "summary": "auto"},
+        include=["reasoning.encrypted_content"],
+    ) as stream:
+        final = stream.get_final_response()
+    reasoning = final.output[0]
+    assert reasoning.type == "reasoning" and reasoning.summary[0].text == "**Planning** Working out the answer."
+    assert (reasoning.encrypted_content or "").startswith("tierwise.openai.")
 
 
 def test_chat_client_is_translated(gateway: GatewayProcess, fake_openai: FakeOpenAI) -> None:

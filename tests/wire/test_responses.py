@@ -369,11 +369,28 @@ def test_signed_thinking_round_trips_through_a_reasoning_item() -> None:
     item = orjson.loads(rw.render_response(response))["output"][0]
     chat = rw.parse_request({"model": "m", "input": [item, {"role": "user", "content": "next"}]})
     assert chat.messages[0].parts == (ThinkingPart(text="hmm", signature="SIG"),)
-    # Reasoning that someone else encrypted is left out: no provider but its author could read it.
-    foreign = {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAAA"}
+    # OpenAI's own reasoning is carried, to go back only to a Responses upstream: OpenAI alone can read it.
+    own = {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAAA"}
+    chat = rw.parse_request({"model": "m", "input": [own, {"role": "user", "content": "x"}]})
+    assert chat.messages[0].parts == (ThinkingPart(encrypted="rs_1:gAAAA"),)
+    sent = orjson.loads(rw.build_upstream_request(chat, upstream_model="gpt-5.1"))["input"]
+    assert sent[0] == {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAAA"}
+    to_anthropic = orjson.loads(wire_for("anthropic").build_upstream_request(chat, upstream_model="claude"))
+    assert to_anthropic["messages"] == [{"role": "user", "content": [{"type": "text", "text": "x"}]}]
+    # An OpenAI upstream's reasoning shown to the client under our item id comes back as it was.
+    shown = ChatResponse(
+        id="m", model="gpt", parts=(ThinkingPart(text="p", encrypted="rs_9:CIPHER"),), stop_reason="end_turn"
+    )
+    item = Response.model_validate(orjson.loads(rw.render_response(shown))).output[0]
+    assert item.type == "reasoning" and item.id != "rs_9"
+    back = rw.parse_request(
+        {"model": "m", "input": [item.model_dump(exclude_none=True), {"role": "user", "content": "x"}]}
+    )
+    assert back.messages[0].parts == (ThinkingPart(text="p", encrypted="rs_9:CIPHER"),)
+    # Reasoning without anything replayable (no ciphertext) is left out.
+    bare = {"type": "reasoning", "id": "rs_2", "summary": []}
     assert (
-        rw.parse_request({"model": "m", "input": [foreign, {"role": "user", "content": "x"}]}).messages[0].role
-        == "user"
+        rw.parse_request({"model": "m", "input": [bare, {"role": "user", "content": "x"}]}).messages[0].role == "user"
     )
 
 
@@ -541,7 +558,7 @@ def test_upstream_response_is_parsed() -> None:
     }
     response = rw.parse_upstream_response(orjson.dumps(body))
     assert response.parts == (
-        ThinkingPart(text="plan"),
+        ThinkingPart(text="plan", encrypted="rs_1:E"),
         TextPart(text="hi"),
         ToolCallPart(id="c1", name="functions__wait", arguments="{}"),
     )

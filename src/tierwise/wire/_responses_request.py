@@ -19,12 +19,13 @@ from tierwise.types import (
     Message,
     ResponseFormat,
     TextPart,
+    ThinkingPart,
     ToolCallPart,
     ToolChoice,
     ToolResultPart,
 )
 from tierwise.wire._foreign import check_foreign
-from tierwise.wire._responses_tools import TOOLS_KEY, custom_input
+from tierwise.wire._responses_tools import TOOLS_KEY, custom_input, openai_reasoning_item
 
 # Advisory Responses fields a client's request carries upstream unchanged.
 _FORWARDED = (
@@ -110,7 +111,8 @@ class _Input:
                 self.items.append({"type": "message", "role": "assistant", "content": part.text})
             elif isinstance(part, ToolCallPart):
                 self.items.append(self._call(part))
-            # Thinking is never replayed: OpenAI reads only reasoning it encrypted itself.
+            elif isinstance(part, ThinkingPart) and (item := openai_reasoning_item(part)) is not None:
+                self.items.append(item)  # OpenAI reads only reasoning it encrypted itself; others' is left out
 
     def _call(self, part: ToolCallPart) -> dict[str, Any]:
         entry = self._tools.get(part.name)

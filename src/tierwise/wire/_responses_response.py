@@ -11,7 +11,14 @@ import orjson
 from tierwise.errors import TierwiseError, UpstreamConnectionError
 from tierwise.types import ChatRequest, ChatResponse, StopReason, TextPart, ThinkingPart, ToolCallPart, Usage
 from tierwise.wire._openai_response import error_from_payload, error_object, new_tool_call_id, parse_upstream_error
-from tierwise.wire._responses_tools import TOOLS_KEY, call_item, flat_name, summary_text, thinking_token
+from tierwise.wire._responses_tools import (
+    TOOLS_KEY,
+    call_item,
+    flat_name,
+    openai_reasoning,
+    summary_text,
+    thinking_token,
+)
 
 __all__ = [
     "output_items",
@@ -219,9 +226,10 @@ def item_parts(item: dict[str, Any]) -> tuple[list[TextPart | ToolCallPart | Thi
         )
         return [call], False
     if kind == "reasoning":
-        # OpenAI's encrypted reasoning cannot be replayed to anyone but OpenAI: only its summary is kept.
+        # OpenAI's encrypted reasoning is kept for a Responses upstream; no other provider can read it.
         text = summary_text(item)
-        return ([ThinkingPart(text=text)] if text else []), False
+        carried = openai_reasoning(item.get("id"), item.get("encrypted_content"))
+        return ([ThinkingPart(text=text, encrypted=carried)] if text or carried else []), False
     return [], False  # built-in tool calls cannot have been asked for: tierwise sends no built-in tools
 
 

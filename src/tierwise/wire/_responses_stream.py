@@ -41,14 +41,14 @@ from tierwise.wire._responses_response import (
     status_of,
     stop_reason_of,
 )
-from tierwise.wire._responses_tools import TOOLS_KEY, call_item, custom_input, flat_name
+from tierwise.wire._responses_tools import TOOLS_KEY, call_item, custom_input, flat_name, openai_reasoning
 from tierwise.wire.sse import SseEvent, encode_event
 
 _ERROR_CODES = {"rate_limit": "rate_limit_exceeded"}
 
 
 class _Block:
-    __slots__ = ("item", "kind", "output_index", "signature", "summary_open", "text")
+    __slots__ = ("encrypted", "item", "kind", "output_index", "signature", "summary_open", "text")
 
     def __init__(self, kind: str, output_index: int, item: dict[str, Any]) -> None:
         self.kind = kind
@@ -56,6 +56,7 @@ class _Block:
         self.item = item
         self.text: list[str] = []
         self.signature: str | None = None
+        self.encrypted: str | None = None
         self.summary_open = False
 
 
@@ -155,6 +156,8 @@ class StreamRenderer:
         block = self._blocks[ev.index]
         if ev.signature:
             block.signature = ev.signature
+        if ev.encrypted:
+            block.encrypted = ev.encrypted
         if not ev.text:
             return b""
         frames = b""
@@ -193,7 +196,7 @@ class StreamRenderer:
                 frames = self._emit("response.function_call_arguments.done", {**where, "arguments": text})
                 block.item.update(status="completed", arguments=text)
         else:
-            thinking = ThinkingPart(text=text, signature=block.signature)
+            thinking = ThinkingPart(text=text, signature=block.signature, encrypted=block.encrypted)
             self._parts.append(thinking)
             if block.summary_open:
                 frames = self._emit("response.reasoning_summary_text.done", {**where, "summary_index": 0, "text": text})
@@ -340,7 +343,9 @@ class UpstreamStreamParser:
         item = data.get("item")
         item = item if isinstance(item, dict) else {}
         kind = self._kinds[index]
-        if kind == "custom_tool_call":
+        if kind == "reasoning" and (carried := openai_reasoning(item.get("id"), item.get("encrypted_content"))):
+            out.append(ThinkingDelta(index=index, encrypted=carried))
+        elif kind == "custom_tool_call":
             out.append(
                 ToolCallDelta(index=index, arguments=orjson.dumps({"input": str(item.get("input") or "")}).decode())
             )

@@ -24,6 +24,7 @@ from tierwise.types import ThinkingPart, ToolChoice, ToolSpec
 TOOLS_KEY = "__tools__"  # extensions["responses"][TOOLS_KEY]: flat name -> {"kind", "namespace", "name", "raw"}
 SEPARATOR = "__"
 _THINKING_TOKEN = "tierwise.anthropic."
+_OPENAI_TOKEN = "tierwise.openai."  # an OpenAI reasoning item's id and ciphertext, under an item id of ours
 _BUILT_IN = {
     "web_search": "web_search",
     "web_search_preview": "web_search",
@@ -221,7 +222,11 @@ def custom_input(arguments: str) -> str:
 
 
 def thinking_token(part: ThinkingPart) -> str | None:
-    """Our encrypted_content for an Anthropic thinking block (None when it is not signed, i.e. not replayable)."""
+    """Our encrypted_content for reasoning: Anthropic's signed thinking block, or OpenAI's reasoning item (whose
+    own id cannot be the item's id: streams announce the item before its id is known). None when there is
+    nothing to replay."""
+    if part.encrypted is not None:
+        return _OPENAI_TOKEN + base64.urlsafe_b64encode(part.encrypted.encode()).decode()
     if part.redacted is not None:
         payload: dict[str, str] = {"r": part.redacted}
     elif part.signature:
@@ -231,11 +236,36 @@ def thinking_token(part: ThinkingPart) -> str | None:
     return _THINKING_TOKEN + base64.urlsafe_b64encode(orjson.dumps(payload)).decode()
 
 
-def thinking(item: dict[str, Any], where: str) -> ThinkingPart | None:
-    """The thinking a reasoning input item carries, when it is ours to replay; None for anyone else's."""
-    encrypted = item.get("encrypted_content")
-    if not isinstance(encrypted, str) or not encrypted.startswith(_THINKING_TOKEN):
+def openai_reasoning(item_id: object, encrypted: object) -> str | None:
+    """The ``ThinkingPart.encrypted`` of an OpenAI reasoning item: its id and ciphertext, kept together."""
+    if isinstance(item_id, str) and item_id and isinstance(encrypted, str) and encrypted:
+        return f"{item_id}:{encrypted}"
+    return None
+
+
+def openai_reasoning_item(part: ThinkingPart) -> dict[str, Any] | None:
+    """The reasoning item an OpenAI Responses upstream gave, to hand back to it (None when it gave none)."""
+    if part.encrypted is None:
         return None
+    item_id, _, encrypted = part.encrypted.partition(":")
+    summary = [{"type": "summary_text", "text": part.text}] if part.text else []
+    return {"type": "reasoning", "id": item_id, "summary": summary, "encrypted_content": encrypted}
+
+
+def thinking(item: dict[str, Any], where: str) -> ThinkingPart | None:
+    """The thinking a reasoning input item carries: Anthropic's, in our token, or OpenAI's ciphertext (replayable
+    to a Responses upstream only); None when there is nothing to replay."""
+    encrypted = item.get("encrypted_content")
+    if isinstance(encrypted, str) and encrypted.startswith(_OPENAI_TOKEN):
+        try:
+            carried = base64.urlsafe_b64decode(encrypted[len(_OPENAI_TOKEN) :]).decode()
+        except (binascii.Error, ValueError):
+            raise _bad("a reasoning item's encrypted_content is damaged", f"{where}.encrypted_content") from None
+        return ThinkingPart(text=summary_text(item), encrypted=carried)
+    if not isinstance(encrypted, str) or not encrypted.startswith(_THINKING_TOKEN):
+        # Reasoning straight from OpenAI (a client that talked to it before): its own id and ciphertext.
+        raw = openai_reasoning(item.get("id"), encrypted)
+        return ThinkingPart(text=summary_text(item), encrypted=raw) if raw else None
     try:
         payload = orjson.loads(base64.urlsafe_b64decode(encrypted[len(_THINKING_TOKEN) :]))
     except (binascii.Error, ValueError):
