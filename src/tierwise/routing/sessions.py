@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from tierwise.config.settings import SessionSettings, Settings
 from tierwise.routing.candidates import decide_in_tier, pick_candidates
@@ -72,6 +72,27 @@ class MemorySessionStore:
         self._items.move_to_end(key)
         while len(self._items) > self._capacity:
             self._items.popitem(last=False)
+
+
+def encode_state(state: SessionState) -> dict[str, Any]:
+    """A lane as plain JSON values, for a store shared between replicas."""
+    return {
+        "tier": state.tier,
+        "effort": state.effort,
+        "model": state.model,
+        "cached_tokens": state.cached_tokens,
+        "acted": [list(item) for item in state.acted],
+    }
+
+
+def decode_state(data: dict[str, Any]) -> SessionState:
+    return SessionState(
+        tier=data["tier"],
+        effort=data.get("effort"),
+        model=data.get("model"),
+        cached_tokens=int(data.get("cached_tokens") or 0),
+        acted=tuple((str(slot), int(level)) for slot, level in data.get("acted") or ()),
+    )
 
 
 def session_key(route_input: RouteInput) -> str | None:

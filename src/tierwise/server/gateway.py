@@ -19,7 +19,7 @@ from tierwise.providers.dispatch import Dispatcher
 from tierwise.redaction import Redactor
 from tierwise.routing.decision import Router
 from tierwise.routing.policies import build_policy, with_sessions
-from tierwise.routing.sessions import SessionRouter
+from tierwise.routing.sessions import MemorySessionStore, SessionRouter, SessionStore, decode_state, encode_state
 from tierwise.routing.tuning import Tuning
 from tierwise.server.guard import Guard, OpenGuard
 from tierwise.state import KeyState, open_bus, open_key_state
@@ -100,7 +100,7 @@ class Gateway:
         if bus is not None:
             _share_circuits(bus, dispatcher, settings)
             bus.start()
-        router = with_sessions(policy, settings)
+        router = with_sessions(policy, settings, store=_shared_sessions(bus, settings))
         return cls(
             settings=settings,
             router=router,
@@ -214,3 +214,15 @@ def _guard(settings: Settings, *, quiet: bool = False, state: KeyState | None = 
             file=sys.stderr,
         )
     return OpenGuard()
+
+
+def _shared_sessions(bus: RedisBus | None, settings: Settings) -> SessionStore | None:
+    """With a Redis bus (``state.backend: redis``) every replica sees each session's tier: reads stay local, a
+    change is published to the others. None: the session router's own in-memory store."""
+    if bus is None or not settings.routing.sticky_sessions:
+        return None
+    from tierwise.state.replicated import ReplicatedStore  # imports the Redis client: only when one is configured
+
+    rules = settings.routing.sessions
+    local = MemorySessionStore(capacity=rules.capacity, ttl_s=rules.ttl_s)
+    return ReplicatedStore(local, bus, kind="session", encode=encode_state, decode=decode_state)
