@@ -206,3 +206,39 @@ def test_a_circuit_opened_on_one_replica_opens_on_the_other(replicas: list[Gatew
     while circuit(b.url, "claude-haiku-4-5") != 2 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert circuit(b.url, "claude-haiku-4-5") == 2  # and on B, which never called the model
+
+
+def ask_in_session(url: str, session: str, headers: dict[str, str] | None = None) -> tuple[str, str]:
+    body = {"model": "auto", "max_tokens": 30, "messages": [{"role": "user", "content": "how are plants grown"}]}
+    request = urllib.request.Request(
+        url + "/v1/messages",
+        data=json.dumps(body).encode(),
+        headers={
+            "x-api-key": "k",
+            "anthropic-version": "2023-06-01",
+            "content-type": "application/json",
+            "x-tierwise-session": session,
+            **(headers or {}),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.headers["x-tierwise-tier"], response.headers["x-tierwise-reason"]
+
+
+def test_a_session_started_on_one_replica_continues_on_another(replicas: list[GatewayProcess]) -> None:
+    a, b = replicas
+    assert ask_in_session(b.url, "fresh")[0] == "default"  # what this prompt gets without a session's history
+    # Concurrent sessions, each moved up to the escalation tier on A, then continued on B.
+    sessions = [f"s{i}" for i in range(24)]
+    with ThreadPoolExecutor(8) as pool:
+        first = list(pool.map(lambda s: ask_in_session(a.url, s, {"x-tierwise-tier": "escalation"}), sessions))
+    assert {tier for tier, _ in first} == {"escalation"}
+    deadline = time.monotonic() + 5
+    while True:  # the lanes reach B over the Redis bus within milliseconds
+        with ThreadPoolExecutor(8) as pool:
+            later = list(pool.map(lambda s: ask_in_session(b.url, s), sessions))
+        if {tier for tier, _ in later} == {"escalation"} or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert {tier for tier, _ in later} == {"escalation"}
+    assert all("session stays on escalation" in reason for _, reason in later)

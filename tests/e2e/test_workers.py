@@ -53,7 +53,8 @@ def test_two_workers_share_the_port_and_stop_together(
         assert total(samples, "tierwise_requests_total") == 60
         assert total(samples, "tierwise_workers") == 2
     finally:
-        assert gateway.stop() == 0
+        code = gateway.stop()
+        assert code == 0, gateway.log()[-4000:]  # the workers' last words, should one exit non-zero
     for pid in workers:  # no worker outlives the parent
         assert not os.path.exists(f"/proc/{pid}") or "zombie" in Path(f"/proc/{pid}/status").read_text()
     rows = sqlite3.connect(gateway.ledger_path).execute("SELECT COUNT(*), COUNT(DISTINCT request_id) FROM requests")
