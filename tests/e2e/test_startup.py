@@ -163,3 +163,11 @@ def test_a_request_head_that_trickles_in_is_cut_off_at_the_header_timeout(tmp_pa
         assert status_of(gateway.url) in (200, 502)  # the gateway still serves others (no upstream key: 502)
     finally:
         assert gateway.stop() == 0
+
+
+def test_workers_that_cannot_start_stop_the_gateway_instead_of_restarting_forever(tmp_path: Path) -> None:
+    done = failed_start(tmp_path, "--port", str(free_port()), "--require-keys", "--workers", "2")
+    assert done.returncode == 1
+    assert "holds no gateway key" in done.stderr
+    assert "starting it again" not in done.stderr
+    assert "Traceback" not in done.stderr

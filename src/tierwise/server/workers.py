@@ -21,7 +21,8 @@ from types import FrameType
 from tierwise.config.settings import Settings
 from tierwise.server.gateway import WorkerPlace
 
-_RESTART_PAUSE_S = 1.0  # between restarts of a worker that keeps dying (a bad port, say)
+_RESTART_PAUSE_S = 1.0  # before a worker that died while serving is started again
+_STARTUP_S = 10.0  # a worker that dies sooner after its start failed to start: a restart would fail the same way
 
 
 def default_workers(settings: Settings) -> int:
@@ -48,7 +49,7 @@ def serve_workers(settings: Settings, *, host: str, port: int, workers: int) -> 
         return 1
     port = holder.getsockname()[1]
     metrics_dir = tempfile.mkdtemp(prefix="tierwise-metrics-")
-    children: dict[int, int] = {}  # pid -> worker index
+    children: dict[int, tuple[int, float]] = {}  # pid -> (worker index, when it was started)
     stopping = False
 
     def start(index: int) -> None:
@@ -68,7 +69,7 @@ def serve_workers(settings: Settings, *, host: str, port: int, workers: int) -> 
             finally:
                 sys.stderr.flush()
                 os._exit(code)
-        children[pid] = index
+        children[pid] = (index, time.monotonic())
 
     def forward(signum: int, frame: FrameType | None) -> None:
         nonlocal stopping
@@ -96,10 +97,15 @@ def serve_workers(settings: Settings, *, host: str, port: int, workers: int) -> 
                 continue
             if pid not in children:
                 continue
-            index = children.pop(pid)
+            index, started = children.pop(pid)
             code = os.waitstatus_to_exitcode(wait_status)
             if code != 0:
                 status = 1
+            if not stopping and code != 0 and time.monotonic() - started < _STARTUP_S:
+                # Refused to start (no keys under --require-keys, an unusable ledger, ...): say so once and stop.
+                print(f"tierwise: worker {index} could not start ({code}); stopping the others", file=sys.stderr)
+                forward(signal.SIGTERM, None)
+                continue
             if not stopping:
                 print(f"tierwise: worker {index} exited ({code}); starting it again", file=sys.stderr)
                 time.sleep(_RESTART_PAUSE_S)
