@@ -41,6 +41,9 @@ from tierwise.wire._responses_response import (
 from tierwise.wire._responses_stream import StreamRenderer, UpstreamStreamParser
 from tierwise.wire._responses_tools import TOOLS_KEY, ToolTable, call_arguments, flat_name, parse_tool_choice, thinking
 
+# The same key and headers as Chat Completions: one OpenAI account speaks both APIs.
+from tierwise.wire.openai_chat import request_headers, upstream_headers
+
 __all__ = [
     "UPSTREAM_PATH",
     "StreamRenderer",
@@ -123,18 +126,6 @@ _INPUT_ITEMS_REFUSED = {
     "tool_search_output": "built-in tool 'tool_search'",
     "compaction": "server-side compaction",
 }
-
-
-def request_headers(request: ChatRequest) -> dict[str, str]:
-    """Nothing per request: the Responses API has no beta header (Anthropic's betas are not forwarded here)."""
-    return {}
-
-
-def upstream_headers(api_key: str | None) -> dict[str, str]:
-    headers = {"content-type": "application/json"}
-    if api_key:
-        headers["authorization"] = "Bearer " + api_key
-    return headers
 
 
 # --- inbound: tierwise is the server ----------------------------------------------------------------------
