@@ -20,7 +20,9 @@ from tests.upstreams import FakeAnthropic
 
 CLAUDE = Path(__file__).resolve().parents[1] / "agents" / "node_modules" / ".bin" / "claude"
 # In CI a missing CLI is a failure (.ci/run installs it), never a skip.
-pytestmark = pytest.mark.skipif(not CLAUDE.exists() and not os.environ.get("CI"), reason="run `npm ci --prefix tests/agents` to install Claude Code")
+pytestmark = pytest.mark.skipif(
+    not CLAUDE.exists() and not os.environ.get("CI"), reason="run `npm ci --prefix tests/agents` to install Claude Code"
+)
 CLAUDE_DEFAULT_MODEL = "claude-opus-5-5"  # what Claude Code 2.1.332 asks for when no model is configured
 
 

@@ -21,7 +21,9 @@ from tests.upstreams import FakeAnthropic
 
 CODEX = Path(__file__).resolve().parents[1] / "agents" / "node_modules" / ".bin" / "codex"
 # In CI a missing CLI is a failure (.ci/run installs it), never a skip.
-pytestmark = pytest.mark.skipif(not CODEX.exists() and not os.environ.get("CI"), reason="run `npm ci --prefix tests/agents` to install Codex")
+pytestmark = pytest.mark.skipif(
+    not CODEX.exists() and not os.environ.get("CI"), reason="run `npm ci --prefix tests/agents` to install Codex"
+)
 CODEX_DEFAULT_MODEL = "gpt-6.1-sol"  # what Codex 0.169 asks for when no model is configured
 
 
