@@ -98,3 +98,25 @@ def test_unreachable_redis_fails_closed() -> None:
         await state.close()
 
     asyncio.run(main())
+
+
+def test_deployments_in_different_namespaces_keep_separate_budgets_on_one_redis() -> None:
+    async def main() -> tuple[object, object]:
+        q = quota(daily_budget=Decimal("0.10"))
+        blue_name = "blue-" + uuid.uuid4().hex[:6]
+        blue = RedisKeyState(redis_url(), namespace=blue_name)
+        blue_replica = RedisKeyState(redis_url(), namespace=blue_name)
+        green = RedisKeyState(redis_url(), namespace="green-" + uuid.uuid4().hex[:6])
+        for _ in range(2):  # 0.00 and 0.09 spent are both under 0.10: admitted; blue has now reserved 0.18
+            assert isinstance(
+                await blue.reserve(q, day=1, month=1, cost=Decimal("0.09"), tokens=0, now=NOW), Reservation
+            )
+        same = await blue_replica.reserve(q, day=1, month=1, cost=Decimal("0.01"), tokens=0, now=NOW)
+        other = await green.reserve(q, day=1, month=1, cost=Decimal("0.09"), tokens=0, now=NOW)
+        for state in (blue, blue_replica, green):
+            await state.close()
+        return same, other
+
+    same_namespace, other_namespace = asyncio.run(main())
+    assert same_namespace == Refusal(limit="daily_budget")  # a replica of the same deployment shares the budget
+    assert isinstance(other_namespace, Reservation)  # another deployment's spend is not ours

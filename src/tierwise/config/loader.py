@@ -242,7 +242,7 @@ def _resolve_state(p: schema.StateFile, environ: Mapping[str, str], fail: Any) -
     url = (environ.get(p.url_env) if p.url_env else None) or p.url
     if p.backend == "redis" and not url:
         raise fail(("state", "url"), "state.backend redis needs a url (redis://host:6379/0) or url_env")
-    return StateSettings(backend=p.backend, url=url if p.backend == "redis" else None)
+    return StateSettings(backend=p.backend, url=url if p.backend == "redis" else None, namespace=p.namespace)
 
 
 def _resolve_telemetry(p: schema.TelemetryFile, environ: Mapping[str, str]) -> TelemetrySettings:

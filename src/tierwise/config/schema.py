@@ -140,6 +140,8 @@ class StateFile(_Strict):
     backend: Literal["memory", "redis"] = "memory"
     url: str | None = None  # redis://host:6379/0
     url_env: str | None = None  # when this variable is set, it overrides url
+    # Prefixes every Redis key and channel: deployments that share one Redis never see each other's state.
+    namespace: str = Field("tierwise", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class TelemetryFile(_Strict):

@@ -266,6 +266,7 @@ class StateSettings:
 
     backend: Literal["memory", "redis"] = "memory"
     url: str | None = None
+    namespace: str = "tierwise"  # the prefix of every Redis key and channel
 
     @property
     def shared(self) -> bool:

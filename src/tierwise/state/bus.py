@@ -18,12 +18,12 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-CHANNEL = "tierwise:events"
 Handler = Callable[[dict[str, Any]], None]
 
 
 class RedisBus:
-    def __init__(self, url: str, *, timeout_s: float = 1.0) -> None:
+    def __init__(self, url: str, *, timeout_s: float = 1.0, namespace: str = "tierwise") -> None:
+        self._channel = f"{namespace}:events"
         self.replica = secrets.token_hex(8)  # our own messages come back too: this tells them apart
         self._redis = aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
         self._handlers: dict[str, Handler] = {}
@@ -56,7 +56,7 @@ class RedisBus:
 
     async def _publish(self, message: bytes) -> None:
         try:
-            await self._redis.publish(CHANNEL, message)
+            await self._redis.publish(self._channel, message)
         except (RedisError, OSError) as exc:
             self._warn(f"could not publish to Redis: {exc}")
 
@@ -64,7 +64,7 @@ class RedisBus:
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANNEL)
+                    await pubsub.subscribe(self._channel)
                     self._ready.set()
                     while True:
                         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)

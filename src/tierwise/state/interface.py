@@ -76,7 +76,7 @@ def open_key_state(settings: StateSettings) -> KeyState:
         from tierwise.state.redis_store import RedisKeyState
 
         assert settings.url is not None
-        return RedisKeyState(settings.url)
+        return RedisKeyState(settings.url, namespace=settings.namespace)
     from tierwise.state.memory import MemoryKeyState
 
     return MemoryKeyState()
@@ -89,4 +89,4 @@ def open_bus(settings: StateSettings) -> RedisBus | None:
     from tierwise.state.bus import RedisBus
 
     assert settings.url is not None
-    return RedisBus(settings.url)
+    return RedisBus(settings.url, namespace=settings.namespace)

@@ -25,7 +25,6 @@ _NANO = Decimal(10) ** 9
 _DAY_TTL_S = 3 * 86400  # a day's totals outlive the day (late settlements land in it), then go
 _MONTH_TTL_S = 33 * 86400
 _WINDOW_TTL_S = 120  # an idle rate window is full again after a minute anyway
-_PREFIX = "tierwise:key:"
 
 _RESERVE = """
 local now_parts = redis.call('TIME')
@@ -89,7 +88,8 @@ return 1
 
 
 class RedisKeyState:
-    def __init__(self, url: str, *, timeout_s: float = 1.0) -> None:
+    def __init__(self, url: str, *, timeout_s: float = 1.0, namespace: str = "tierwise") -> None:
+        self._prefix = f"{namespace}:key:"
         self.url = url
         self._redis = aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
         self._reserve = self._redis.register_script(_RESERVE)
@@ -104,7 +104,7 @@ class RedisKeyState:
     ) -> Reservation | Refusal:
         if self._pending_preloads:
             await self._flush_preloads()
-        day_key, month_key, rpm_key, tpm_key = _keys(quota.key_id, day, month)
+        day_key, month_key, rpm_key, tpm_key = _keys(self._prefix + quota.key_id, day, month)
         args = [
             _limit(quota.daily_budget),
             _limit(quota.monthly_budget),
@@ -136,13 +136,13 @@ class RedisKeyState:
         return Refusal(limit=names[limit], retry_after_s=retry if limit.endswith("minute") else None)
 
     def settle(self, quota: Quota, reservation: Reservation, *, cost: Decimal, tokens: int) -> None:
-        day_key, month_key, _, tpm_key = _keys(quota.key_id, reservation.day, reservation.month)
+        day_key, month_key, _, tpm_key = _keys(self._prefix + quota.key_id, reservation.day, reservation.month)
         delta = tokens - reservation.tokens if quota.tokens_per_minute else 0
         args = [_nano_up(reservation.cost), _nano(cost), delta]
         self._spawn(self._settle(keys=[day_key, month_key, tpm_key], args=args))
 
     def preload(self, quota: Quota, *, day: int, month: int, day_spent: Decimal, month_spent: Decimal) -> None:
-        day_key, month_key, _, _ = _keys(quota.key_id, day, month)
+        day_key, month_key, _, _ = _keys(self._prefix + quota.key_id, day, month)
         # Written on the first reserve (the guard is built before the event loop serves anything).
         self._pending_preloads.append(
             ([day_key, month_key], [str(_nano(day_spent)), str(_nano(month_spent)), str(_DAY_TTL_S), str(_MONTH_TTL_S)])
@@ -177,8 +177,7 @@ class RedisKeyState:
         task.add_done_callback(self._background.discard)
 
 
-def _keys(key_id: str, day: int, month: int) -> tuple[str, str, str, str]:
-    base = _PREFIX + key_id
+def _keys(base: str, day: int, month: int) -> tuple[str, str, str, str]:
     return f"{base}:day:{day}", f"{base}:month:{month}", f"{base}:rpm", f"{base}:tpm"
 
 
