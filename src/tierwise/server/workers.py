@@ -13,12 +13,14 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import sys
 import tempfile
 import time
 from types import FrameType
 
 from tierwise.config.settings import Settings
+from tierwise.ledger.database import Database
 from tierwise.server.gateway import WorkerPlace
 
 _RESTART_PAUSE_S = 1.0  # before a worker that died while serving is started again
@@ -48,6 +50,15 @@ def serve_workers(settings: Settings, *, host: str, port: int, workers: int) -> 
         print(f"tierwise: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1
     port = holder.getsockname()[1]
+    if settings.ledger.backend == "sqlite":
+        # Create or migrate a SQLite ledger once, here: workers racing to turn a new file into WAL mode can be
+        # answered "database is locked" at once, without SQLite's busy wait.
+        try:
+            Database.of(settings).connect().close()
+        except sqlite3.Error as exc:
+            print(f"tierwise: cannot open the ledger {settings.ledger_path}: {exc}", file=sys.stderr)
+            holder.close()
+            return 1
     metrics_dir = tempfile.mkdtemp(prefix="tierwise-metrics-")
     children: dict[int, tuple[int, float]] = {}  # pid -> (worker index, when it was started)
     stopping = False
