@@ -8,9 +8,16 @@ from typing import Any
 
 import orjson
 
-from tierwise.errors import TierwiseError, UpstreamConnectionError
+from tierwise.errors import UpstreamConnectionError
 from tierwise.types import ChatRequest, ChatResponse, StopReason, TextPart, ThinkingPart, ToolCallPart, Usage
-from tierwise.wire._openai_response import error_from_payload, error_object, new_tool_call_id, parse_upstream_error
+
+# The Responses API shares OpenAI's error envelope, both ways.
+from tierwise.wire._openai_response import (
+    error_from_payload,
+    new_tool_call_id,
+    parse_upstream_error,
+    render_error,
+)
 from tierwise.wire._responses_tools import (
     TOOLS_KEY,
     call_item,
@@ -163,11 +170,6 @@ def render_response(
         incomplete_details=incomplete,
     )
     return orjson.dumps(body)
-
-
-def render_error(err: TierwiseError) -> tuple[int, bytes]:
-    """The same error body as Chat Completions: the Responses API shares OpenAI's error envelope."""
-    return err.http_status, orjson.dumps(error_object(err))
 
 
 # --- tierwise as the client -------------------------------------------------------------------------------
